@@ -1,0 +1,81 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "halfsize",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ingest", targets: ["ingest"]),
+        .executable(name: "downloader", targets: ["downloader"]),
+        .executable(name: "resizer", targets: ["resizer"]),
+        .executable(name: "csv-writer", targets: ["csv-writer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries, each behind its own module.
+        .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // The one C target: typed wrappers for variadic functions and every setjmp/longjmp span.
+        .target(
+            name: "CHalfsizeShims",
+            dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG"],
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+
+        // Libraries, one concern each.
+        .target(name: "HalfsizeCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ProductCSV", dependencies: ["HalfsizeCore"]),
+        .target(name: "Messaging", dependencies: [
+            "HalfsizeCore", "CRabbitMQ", "CHalfsizeShims",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "JobStore", dependencies: [
+            "HalfsizeCore", "CPostgreSQL",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .target(name: "Fetching", dependencies: [
+            "HalfsizeCore", "CCurl", "CHalfsizeShims",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Storage", dependencies: ["HalfsizeCore", .product(name: "NIOPosix", package: "swift-nio")]),
+        .target(name: "Pipeline", dependencies: [
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .target(name: "HTTPAPI", dependencies: [
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Thin executables: read configuration, build the services, run them.
+        .executableTarget(name: "ingest", dependencies: ["HTTPAPI", "Pipeline"]),
+        .executableTarget(name: "downloader", dependencies: ["Pipeline"]),
+        .executableTarget(name: "resizer", dependencies: ["Pipeline"]),
+        .executableTarget(name: "csv-writer", dependencies: ["Pipeline"]),
+
+        .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging"]),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+    ]
+)

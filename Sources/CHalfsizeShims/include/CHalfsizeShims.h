@@ -1,0 +1,113 @@
+// Typed wrappers for the variadic C functions Swift cannot call, and every setjmp/longjmp span
+// (libjpeg, libpng). Nothing here calls back into Swift while a jmp_buf is live.
+#ifndef CHALFSIZE_SHIMS_H
+#define CHALFSIZE_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <amqp.h>
+#include <curl/curl.h>
+
+// MARK: - rabbitmq-c
+
+/// amqp_login with SASL PLAIN; the reply is written to *reply.
+void hs_amqp_login_plain(amqp_connection_state_t state, const char *vhost, int channel_max, int frame_max,
+                         int heartbeat, const char *user, const char *password, amqp_rpc_reply_t *reply);
+
+/// Declares a durable quorum queue; delivery_limit > 0 sets x-delivery-limit. The reply is in *reply.
+void hs_amqp_declare_quorum_queue(amqp_connection_state_t state, amqp_channel_t channel, const char *name,
+                                  int delivery_limit, amqp_rpc_reply_t *reply);
+
+/// Starts consuming `queue` with manual acks. The reply is in *reply.
+void hs_amqp_consume(amqp_connection_state_t state, amqp_channel_t channel, const char *queue, amqp_rpc_reply_t *reply);
+
+/// Publishes a persistent JSON message to `queue` through the default exchange.
+int hs_amqp_publish_persistent(amqp_connection_state_t state, amqp_channel_t channel, const char *queue,
+                               const void *body, size_t length, const char *message_id);
+
+// MARK: - libcurl
+
+CURLcode hs_curl_set_long(CURL *easy, CURLoption option, long value);
+CURLcode hs_curl_set_string(CURL *easy, CURLoption option, const char *value);
+CURLcode hs_curl_set_pointer(CURL *easy, CURLoption option, void *value);
+CURLcode hs_curl_set_offset(CURL *easy, CURLoption option, curl_off_t value);
+CURLcode hs_curl_set_write_function(CURL *easy, size_t (*function)(char *, size_t, size_t, void *), void *userdata);
+CURLcode hs_curl_get_long(CURL *easy, CURLINFO info, long *value);
+CURLcode hs_curl_get_string(CURL *easy, CURLINFO info, const char **value);
+CURLMcode hs_curlm_set_long(CURLM *multi, CURLMoption option, long value);
+
+/// Per-transfer state of the address guard; lives as long as the easy handle.
+typedef struct {
+    int allow_private;   // 1: loopback and private ranges may be reached
+    int blocked;         // set to 1 when a connection was refused
+    char blocked_address[64];
+} hs_address_guard;
+
+/// Installs an open-socket callback that refuses loopback, private, link-local and other
+/// non-public addresses (unless allowed). It runs for every connection, redirects included,
+/// on the address curl actually resolved, so DNS tricks cannot bypass it.
+CURLcode hs_curl_install_address_guard(CURL *easy, hs_address_guard *guard);
+
+/// 1 when the IPv4 (4 bytes) or IPv6 (16 bytes) address is publicly routable.
+int hs_address_is_public(const unsigned char *address, size_t length);
+
+// MARK: - Images
+
+enum {
+    HS_OK = 0,
+    HS_CORRUPT = 1,
+    HS_TOO_LARGE = 2,
+    HS_NO_MEMORY = 3,
+};
+
+typedef struct {
+    unsigned char *pixels;        // malloc'd, width*height*components, rows packed
+    int width, height, components;
+    int source_width, source_height;
+    int color_space;              // J_COLOR_SPACE of the output (JCS_GRAYSCALE, JCS_RGB, JCS_CMYK)
+    int adobe_inverted_cmyk;      // Adobe marker present on a CMYK/YCCK file: values are inverted
+    unsigned char *exif;          // malloc'd APP1 payload after "Exif\0\0", or NULL
+    unsigned int exif_length;
+    unsigned char *icc;           // malloc'd ICC profile, or NULL
+    unsigned int icc_length;
+    int warnings;
+    char message[200];            // error message, or the first warning
+} hs_jpeg_image;
+
+/// Decodes with DCT-domain scaling 1/scale_denom. Checks the pixel count from the header
+/// before allocating; max_scans bounds progressive scans (0: no bound).
+int hs_jpeg_decode(const unsigned char *data, size_t length, int scale_denom, uint64_t max_pixels,
+                   int max_scans, hs_jpeg_image *image);
+void hs_jpeg_image_free(hs_jpeg_image *image);
+
+/// Encodes packed 8-bit grey (1) or RGB (3) rows; *output is malloc'd.
+int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
+                   int progressive, const unsigned char *icc, unsigned int icc_length,
+                   unsigned char **output, unsigned long *output_length, char message[200]);
+
+typedef struct {
+    unsigned char *pixels;        // malloc'd, 8-bit, width*height*channels
+    int width, height, channels;  // channels: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA
+    int source_bit_depth;
+    int source_color_type;        // PNG_COLOR_TYPE_*
+    int interlaced;
+    unsigned char *icc;           // malloc'd iCCP profile, or NULL
+    unsigned int icc_length;
+    char icc_name[80];
+    int warnings;
+    char message[200];
+} hs_png_image;
+
+int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels, hs_png_image *image);
+void hs_png_image_free(hs_png_image *image);
+
+/// Encodes packed 8-bit rows with `channels` channels, or, when palette is not NULL, 8-bit
+/// indices into palette (palette_size RGB triples) with optional alpha per entry (trns).
+int hs_png_encode(const unsigned char *pixels, int width, int height, int channels,
+                  const unsigned char *palette, int palette_size, const unsigned char *trns, int trns_size,
+                  int compression_level, const unsigned char *icc, unsigned int icc_length, const char *icc_name,
+                  unsigned char **output, size_t *output_length, char message[200]);
+
+void hs_free(void *pointer);
+
+#endif

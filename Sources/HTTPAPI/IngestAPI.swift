@@ -1,0 +1,214 @@
+import Foundation
+import HalfsizeCore
+import Hummingbird
+import JobStore
+import Logging
+import Messaging
+import Pipeline
+import ProductCSV
+import Storage
+
+/// ingest's HTTP surface: upload, status, output CSV, images, health and the upload page.
+public struct IngestAPI: Sendable {
+    let intake: JobIntake
+    let store: JobStore
+    let objects: any ObjectStore
+    let broker: BrokerConnection
+    let urls: PublicURLs
+    let maximumUploadBytes: Int
+
+    public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, urls: PublicURLs,
+                maximumUploadBytes: Int) {
+        self.intake = intake
+        self.store = store
+        self.objects = objects
+        self.broker = broker
+        self.urls = urls
+        self.maximumUploadBytes = maximumUploadBytes
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
+        }
+        router.get("/healthz") { _, _ in await health() }
+        router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
+        router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
+        router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }
+        router.get("/images/:reference/:name") { _, context in
+            await image(context.parameters.get("reference"), context.parameters.get("name"))
+        }
+        return router
+    }
+
+    // MARK: - Handlers
+
+    func upload(_ request: Request, logger: Logger) async -> Response {
+        var request = request
+        let body: [UInt8]
+        do {
+            body = Array(buffer: try await request.collectBody(upTo: maximumUploadBytes))
+        } catch {
+            return APIError.response(.contentTooLarge, HalfsizeError(.uploadTooLarge, "the upload is larger than \(maximumUploadBytes) bytes; split the CSV"))
+        }
+        let contentType = request.headers[.contentType] ?? ""
+        let csv: [UInt8]
+        var filename: String?
+        if let boundary = MultipartForm.boundary(contentType: contentType) {
+            guard let parts = MultipartForm.parse(body, boundary: boundary) else {
+                return APIError.response(.badRequest, HalfsizeError(.invalidUpload, "the multipart body is malformed"))
+            }
+            guard let file = parts.first(where: { $0.name == "file" }) else {
+                return APIError.response(.badRequest, HalfsizeError(.invalidUpload, "the form has no \"file\" field; send the CSV as the field named file"))
+            }
+            csv = file.body
+            filename = file.filename.map { String($0.prefix(255)) }
+        } else if contentType.lowercased().hasPrefix("text/csv") || contentType.lowercased().hasPrefix("application/csv") {
+            csv = body
+        } else {
+            return APIError.response(.unsupportedMediaType, HalfsizeError(.invalidUpload,
+                "send the CSV as multipart/form-data (field \"file\") or with Content-Type text/csv, not \"\(contentType)\""))
+        }
+        do {
+            switch try await intake.submit(csv: csv, filename: filename) {
+            case .accepted(let reference, let images):
+                let payload: [String: JSONValue] = [
+                    "reference": .string(reference.rawValue), "status": .string(JobStatus.queued.rawValue),
+                    "status_url": .string(urls.status(reference)), "images": .number(Double(images)),
+                ]
+                var response = JSONBody.response(.accepted, payload)
+                response.headers[.location] = urls.status(reference)
+                return response
+            case .invalid(let failure):
+                return APIError.response(.unprocessableContent, HalfsizeError(.invalidCSV, failure.summary), details: failure.problems)
+            }
+        } catch let error as HalfsizeError {
+            return APIError.response(.serviceUnavailable, error)
+        } catch {
+            logger.error("upload failed", metadata: ["error": "\(error)"])
+            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job could not be stored: \(error)"))
+        }
+    }
+
+    func status(_ text: String?) async -> Response {
+        guard let reference = text.flatMap(JobReference.init) else { return APIError.unknownJob(text) }
+        do {
+            guard let report = try await store.report(reference: reference) else { return APIError.unknownJob(text) }
+            return JSONBody.response(.ok, StatusBody(report: report, urls: urls))
+        } catch {
+            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job's status cannot be read: \(error)"))
+        }
+    }
+
+    func outputCSV(_ text: String?) async -> Response {
+        guard let reference = text.flatMap(JobReference.init) else { return APIError.unknownJob(text) }
+        do {
+            guard let report = try await store.report(reference: reference) else { return APIError.unknownJob(text) }
+            guard report.status.isFinal, let key = report.outputKey, let bytes = try await objects.get(key) else {
+                return APIError.response(.conflict, HalfsizeError(.notReady,
+                    "the output CSV is not ready: the job is \(report.status.rawValue); poll \(urls.status(reference))"))
+            }
+            return Response(status: .ok, headers: [
+                .contentType: "text/csv; charset=utf-8",
+                .contentDisposition: "attachment; filename=\"halfsize-\(reference).csv\"",
+            ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        } catch {
+            return APIError.response(.serviceUnavailable, HalfsizeError(.storageError, "the output CSV cannot be read: \(error)"))
+        }
+    }
+
+    func image(_ referenceText: String?, _ name: String?) async -> Response {
+        guard let reference = referenceText.flatMap(JobReference.init), let name, ObjectKey.isImageName(name) else {
+            return APIError.response(.notFound, HalfsizeError(.notFound, "no such image"))
+        }
+        do {
+            guard let bytes = try await objects.get(ObjectKey.image(reference, name: name)) else {
+                return APIError.response(.notFound, HalfsizeError(.notFound, "no such image"))
+            }
+            return Response(status: .ok, headers: [
+                .contentType: name.hasSuffix(".png") ? "image/png" : "image/jpeg",
+                // Names are unique per job and never rewritten with other content.
+                .cacheControl: "public, max-age=31536000, immutable",
+            ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        } catch {
+            return APIError.response(.serviceUnavailable, HalfsizeError(.storageError, "the image cannot be read: \(error)"))
+        }
+    }
+
+    func health() async -> Response {
+        let brokerUp = broker.isConnected
+        var databaseProblem: String?
+        do { try await store.ping() } catch { databaseProblem = "\(error)" }
+        let healthy = brokerUp && databaseProblem == nil
+        let payload: [String: JSONValue] = [
+            "status": .string(healthy ? "ok" : "unavailable"),
+            "broker": .string(brokerUp ? "ok" : "disconnected"),
+            "database": .string(databaseProblem ?? "ok"),
+        ]
+        return JSONBody.response(healthy ? .ok : .serviceUnavailable, payload)
+    }
+}
+
+/// The status API's body: the report plus the URLs a client follows.
+struct StatusBody: Encodable {
+    var report: JobReport
+    var urls: PublicURLs
+
+    enum Keys: String, CodingKey { case statusURL = "status_url", outputCSVURL = "output_csv_url" }
+
+    func encode(to encoder: any Encoder) throws {
+        try report.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(urls.status(report.reference), forKey: .statusURL)
+        if report.status.isFinal, report.outputKey != nil {
+            try container.encode(urls.outputCSV(report.reference), forKey: .outputCSVURL)
+        } else {
+            try container.encodeNil(forKey: .outputCSVURL)
+        }
+    }
+}
+
+enum JSONValue: Encodable {
+    case string(String)
+    case number(Double)
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .number(let value):
+            if value == value.rounded() { try container.encode(Int(value)) } else { try container.encode(value) }
+        }
+    }
+}
+
+enum JSONBody {
+    static func response(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// `{"error": {"code", "message", "details"?}}`, the shape of every API error.
+enum APIError {
+    struct Body: Encodable {
+        struct Inner: Encodable {
+            var code: String
+            var message: String
+            var details: [ValidationProblem]?
+        }
+        var error: Inner
+    }
+
+    static func response(_ status: HTTPResponse.Status, _ error: HalfsizeError, details: [ValidationProblem]? = nil) -> Response {
+        JSONBody.response(status, Body(error: .init(code: error.code.rawValue, message: error.message, details: details)))
+    }
+
+    static func unknownJob(_ text: String?) -> Response {
+        response(.notFound, HalfsizeError(.notFound, "no job has the reference \(text ?? "")"))
+    }
+}

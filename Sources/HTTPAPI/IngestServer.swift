@@ -1,0 +1,46 @@
+import Foundation
+import HalfsizeCore
+import Hummingbird
+import Logging
+import Pipeline
+
+/// ingest's settings; each key is documented where it is read.
+public struct IngestSettings: ProgramSettingsProtocol {
+    public var common: CommonSettings
+    public var host: String
+    public var port: Int
+    public var maximumUploadBytes: Int
+
+    public init(reading reader: ConfigurationReader) {
+        common = CommonSettings(reading: reader)
+        let address = reader.string("HALFSIZE_HTTP_ADDR", default: "127.0.0.1:8080", "host:port the HTTP server listens on")
+        if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) {
+            host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            self.port = port
+        } else {
+            host = "127.0.0.1"
+            port = 8080
+            reader.reportProblem("HALFSIZE_HTTP_ADDR must be host:port, not \"\(address)\"")
+        }
+        maximumUploadBytes = reader.integer("HALFSIZE_MAX_UPLOAD_BYTES", default: 32 << 20, in: 1024...(1 << 30), "largest CSV upload, in bytes")
+    }
+}
+
+public enum IngestServer {
+    public static func run(settings: IngestSettings, logger: Logger) async throws {
+        let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
+        let broker = try runtime.broker(consuming: nil, prefetch: 1)
+        let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, logger: logger)
+        let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker,
+                            urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes)
+        let application = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "halfsize"),
+            onServerRunning: { channel in
+                logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            },
+            logger: logger)
+        // The server stops first, then the broker connection it publishes through.
+        try await runtime.run([broker, application])
+    }
+}

@@ -1,0 +1,78 @@
+import CHalfsizeShims
+import CJPEG
+import CPNG
+import HalfsizeCore
+
+public struct HalvingOptions: Sendable {
+    /// JPEG output quality, 1…100.
+    public var quality: Int
+    /// Images with more pixels than this are refused from their header, before decoding.
+    public var maximumPixels: Int
+    /// Progressive JPEGs with more scans than this are refused (a decompression-bomb guard).
+    public var maximumScans: Int
+    /// zlib level for PNG output, 0…9.
+    public var pngCompressionLevel: Int
+
+    public init(quality: Int = 85, maximumPixels: Int = 50_000_000, maximumScans: Int = 100, pngCompressionLevel: Int = 6) {
+        self.quality = quality
+        self.maximumPixels = maximumPixels
+        self.maximumScans = maximumScans
+        self.pngCompressionLevel = pngCompressionLevel
+    }
+}
+
+public struct HalvedImage: Sendable {
+    public var bytes: [UInt8]
+    public var format: ImageFormat
+    public var inputWidth: Int, inputHeight: Int
+    public var outputWidth: Int, outputHeight: Int
+    /// Decoder warnings worth logging (the first one's text and how many there were).
+    public var warning: String?
+    public var warningCount: Int
+}
+
+/// Halves an image's width and height. One rounding rule for every format: an odd side of n
+/// pixels becomes (n + 1) / 2, the last row or column averaging the pixels it has; a side of 1
+/// stays 1. Upright (EXIF orientation applied) dimensions are reported.
+public enum Halver {
+    public static func halve(_ input: [UInt8], options: HalvingOptions = HalvingOptions()) throws(HalfsizeError) -> HalvedImage {
+        let format = ImageFormat.detect(input)
+        switch format {
+        case .jpeg: return try JPEGHalver.halve(input, options: options)
+        case .png: return try PNGHalver.halve(input, options: options)
+        default:
+            throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not JPEG or PNG")
+        }
+    }
+
+    /// The halved length of a side: (n + 1) / 2.
+    public static func halvedLength(_ length: Int) -> Int { (length + 1) / 2 }
+}
+
+/// Turns the C codecs' status codes into thrown errors: the one place that reads them.
+enum CodecStatus {
+    static func check(_ status: Int32, format: String, message text: String) throws(HalfsizeError) {
+        switch Int(status) {
+        case Int(HS_OK): return
+        case Int(HS_TOO_LARGE): throw HalfsizeError(.tooLarge, "the \(format) image is too large: \(text)")
+        case Int(HS_NO_MEMORY): throw HalfsizeError(.outOfMemory, "not enough memory for the \(format) image: \(text)")
+        default: throw HalfsizeError(.corruptImage, "the \(format) image cannot be decoded: \(text)")
+        }
+    }
+
+    static func text(_ characters: [CChar]) -> String {
+        String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func message<T>(_ tuple: inout T) -> String {
+        withUnsafeBytes(of: &tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// The colour space an ICC profile describes (bytes 16–19 of its header).
+enum ICCProfile {
+    static func colorSpace(_ profile: [UInt8]) -> String? {
+        guard profile.count >= 20 else { return nil }
+        return String(decoding: profile[16..<20], as: UTF8.self)
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import HalfsizeCore
+import Logging
+
+/// The pipeline's stages, as recorded in the events table.
+public enum Stage: String, Sendable, Codable {
+    case ingest, downloader, resizer
+    case csvWriter = "csv-writer"
+}
+
+public struct NewItem: Sendable, Equatable {
+    public var rowNumber: Int
+    public var serialNumber: Int64
+    public var position: Int
+    public var sourceURL: String
+
+    public init(rowNumber: Int, serialNumber: Int64, position: Int, sourceURL: String) {
+        self.rowNumber = rowNumber
+        self.serialNumber = serialNumber
+        self.position = position
+        self.sourceURL = sourceURL
+    }
+}
+
+public struct CreatedJob: Sendable {
+    public var id: Int64
+    public var reference: JobReference
+    public var itemIDs: [Int64]
+}
+
+/// One image of a job, as the workers need it.
+public struct ItemRecord: Sendable, Equatable {
+    public var id: Int64
+    public var jobID: Int64
+    public var jobReference: JobReference
+    public var rowNumber: Int
+    public var serialNumber: Int64
+    public var position: Int
+    public var sourceURL: String
+    public var status: ItemStatus
+    public var format: String?
+    public var rawKey: String?
+    public var outputName: String?
+    public var errorCode: String?
+}
+
+/// What a resize produced, recorded on the item.
+public struct ResizeRecord: Sendable, Equatable {
+    public var outputKey: String
+    public var outputName: String
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var widthIn: Int, heightIn: Int
+    public var widthOut: Int, heightOut: Int
+    public var grew: Bool
+
+    public init(outputKey: String, outputName: String, bytesIn: Int, bytesOut: Int, widthIn: Int, heightIn: Int,
+                widthOut: Int, heightOut: Int, grew: Bool) {
+        self.outputKey = outputKey
+        self.outputName = outputName
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.widthIn = widthIn
+        self.heightIn = heightIn
+        self.widthOut = widthOut
+        self.heightOut = heightOut
+        self.grew = grew
+    }
+}
+
+public enum ItemOutcome: Sendable {
+    case resized(ResizeRecord)
+    case failed(HalfsizeError)
+}
+
+/// The result of settling an item. `applied` is false when the item had already settled (a
+/// redelivered message). `jobReadyForCSV` is true when every image has settled and the output
+/// is not written yet: the caller publishes to the csv queue. Exactly one first-time settlement
+/// sees the count reach zero; a redelivery may see it again, and the csv-writer is idempotent.
+public struct Settlement: Sendable, Equatable {
+    public var applied: Bool
+    public var jobReadyForCSV: Bool
+}
+
+public struct JobForWriting: Sendable {
+    public var id: Int64
+    public var reference: JobReference
+    public var inputKey: String
+}
+
+public struct WrittenItem: Sendable {
+    public var rowNumber: Int
+    public var position: Int
+    public var status: ItemStatus
+    public var outputName: String?
+}
+
+/// Job and image status in PostgreSQL. Every change is conditional on the status it expects,
+/// so a redelivered message changes nothing, and every transition appends an event.
+public struct JobStore: Sendable {
+    public let pool: DatabasePool
+
+    public init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    public func ping() async throws {
+        _ = try await pool.withConnection { try $0.query("SELECT 1") }
+    }
+
+    /// Creates the job and one pending item per image in one transaction.
+    public func createJob(reference: JobReference, inputFilename: String?, inputKey: String, rowCount: Int,
+                          items: [NewItem]) async throws -> CreatedJob {
+        try await pool.transaction { connection in
+            let job = try connection.query("""
+                INSERT INTO jobs (reference, status, input_filename, input_key, row_count, image_count, remaining)
+                VALUES ($1, 'queued', $2, $3, $4, $5, $5) RETURNING id
+                """, [reference.rawValue, inputFilename, inputKey, String(rowCount), String(items.count)])
+            guard let jobID = job.int(0, "id") else { throw DatabaseError(sqlState: nil, message: "no job id returned", connectionLost: false) }
+            let inserted = try connection.query("""
+                INSERT INTO items (job_id, row_number, serial_number, position, source_url, status)
+                SELECT $1, r, s, p, u, 'pending' FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[]) WITH ORDINALITY AS t(r, s, p, u, n)
+                ORDER BY n RETURNING id
+                """, [String(jobID), PostgresArray.literal(items.map(\.rowNumber)), PostgresArray.literal(items.map(\.serialNumber)),
+                      PostgresArray.literal(items.map(\.position)), PostgresArray.literal(items.map(\.sourceURL))])
+            try connection.query("INSERT INTO events (job_id, stage, status) VALUES ($1, 'ingest', 'queued')", [String(jobID)])
+            try connection.query("""
+                INSERT INTO events (job_id, item_id, stage, status)
+                SELECT job_id, id, 'ingest', 'pending' FROM items WHERE job_id = $1 ORDER BY id
+                """, [String(jobID)])
+            return CreatedJob(id: jobID, reference: reference, itemIDs: (0..<inserted.count).compactMap { inserted.int($0, "id") })
+        }
+    }
+
+    public func item(_ id: Int64) async throws -> ItemRecord? {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT i.id, i.job_id, j.reference, i.row_number, i.serial_number, i.position, i.source_url, i.status,
+                       i.format, i.raw_key, i.output_name, i.error_code
+                FROM items i JOIN jobs j ON j.id = i.job_id WHERE i.id = $1
+                """, [String(id)])
+            guard rows.count == 1, let reference = rows.value(0, "reference").flatMap(JobReference.init),
+                  let status = rows.value(0, "status").flatMap(ItemStatus.init(rawValue:)) else { return nil }
+            return ItemRecord(id: id, jobID: rows.int(0, "job_id")!, jobReference: reference,
+                              rowNumber: Int(rows.int(0, "row_number")!), serialNumber: rows.int(0, "serial_number")!,
+                              position: Int(rows.int(0, "position")!), sourceURL: rows.value(0, "source_url")!,
+                              status: status, format: rows.value(0, "format"), rawKey: rows.value(0, "raw_key"),
+                              outputName: rows.value(0, "output_name"), errorCode: rows.value(0, "error_code"))
+        }
+    }
+
+    /// pending → downloaded. Returns false when the item was not pending (a redelivery).
+    public func markDownloaded(itemID: Int64, jobID: Int64, format: String, rawKey: String, bytes: Int) async throws -> Bool {
+        try await pool.transaction { connection in
+            let updated = try connection.query("""
+                UPDATE items SET status = 'downloaded', format = $2, raw_key = $3, bytes_in = $4, updated_at = now()
+                WHERE id = $1 AND status = 'pending' RETURNING id
+                """, [String(itemID), format, rawKey, String(bytes)])
+            guard updated.count == 1 else { return false }
+            try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: .downloader, status: ItemStatus.downloaded.rawValue)
+            try Self.startProcessing(connection, jobID: jobID, stage: .downloader)
+            return true
+        }
+    }
+
+    /// pending|downloaded → resized|failed, counting the job's remaining images down.
+    public func settleItem(itemID: Int64, jobID: Int64, outcome: ItemOutcome, stage: Stage) async throws -> Settlement {
+        try await pool.transaction { connection in
+            let updated: QueryRows
+            let id = String(itemID)
+            switch outcome {
+            case .resized(let record):
+                updated = try connection.query("""
+                    UPDATE items SET status = 'resized', output_key = $2, output_name = $3, bytes_in = $4, bytes_out = $5,
+                        width_in = $6, height_in = $7, width_out = $8, height_out = $9, grew = $10, updated_at = now()
+                    WHERE id = $1 AND status = 'downloaded' RETURNING id
+                    """, [id, record.outputKey, record.outputName, String(record.bytesIn), String(record.bytesOut),
+                          String(record.widthIn), String(record.heightIn), String(record.widthOut), String(record.heightOut),
+                          record.grew ? "true" : "false"])
+            case .failed(let error):
+                updated = try connection.query("""
+                    UPDATE items SET status = 'failed', error_code = $2, error_message = $3, updated_at = now()
+                    WHERE id = $1 AND status IN ('pending', 'downloaded') RETURNING id
+                    """, [id, error.code.rawValue, error.message])
+            }
+            guard updated.count == 1 else {
+                let job = try connection.query("SELECT remaining, status FROM jobs WHERE id = $1", [String(jobID)])
+                let unwritten = job.value(0, "status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
+                return Settlement(applied: false, jobReadyForCSV: job.int(0, "remaining") == 0 && unwritten)
+            }
+            switch outcome {
+            case .resized:
+                try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: stage, status: ItemStatus.resized.rawValue)
+            case .failed(let error):
+                try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: stage, status: ItemStatus.failed.rawValue, error: error)
+            }
+            try Self.startProcessing(connection, jobID: jobID, stage: stage)
+            let remaining = try connection.query(
+                "UPDATE jobs SET remaining = remaining - 1, updated_at = now() WHERE id = $1 RETURNING remaining", [String(jobID)])
+            return Settlement(applied: true, jobReadyForCSV: remaining.int(0, "remaining") == 0)
+        }
+    }
+
+    /// True when every image of the job has settled and its output is not written yet.
+    public func awaitsOutput(jobID: Int64) async throws -> Bool {
+        try await pool.withConnection { connection in
+            let job = try connection.query("SELECT remaining, status FROM jobs WHERE id = $1", [String(jobID)])
+            let unwritten = job.value(0, "status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
+            return job.int(0, "remaining") == 0 && unwritten
+        }
+    }
+
+    /// processing → writing. Returns nil when the job is already final (a redelivery) or not settled.
+    public func beginWriting(jobID: Int64) async throws -> JobForWriting? {
+        try await pool.transaction { connection in
+            let moved = try connection.query("""
+                UPDATE jobs SET status = 'writing', updated_at = now()
+                WHERE id = $1 AND status IN ('queued', 'processing') AND remaining = 0 RETURNING id
+                """, [String(jobID)])
+            if moved.count == 1 {
+                try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .csvWriter, status: JobStatus.writing.rawValue)
+            }
+            let job = try connection.query("SELECT reference, status, input_key, remaining FROM jobs WHERE id = $1", [String(jobID)])
+            guard job.count == 1, job.value(0, "status") == JobStatus.writing.rawValue,
+                  let reference = job.value(0, "reference").flatMap(JobReference.init),
+                  let inputKey = job.value(0, "input_key") else { return nil }
+            return JobForWriting(id: jobID, reference: reference, inputKey: inputKey)
+        }
+    }
+
+    public func itemsForOutput(jobID: Int64) async throws -> [WrittenItem] {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT row_number, position, status, output_name FROM items WHERE job_id = $1 ORDER BY row_number, position
+                """, [String(jobID)])
+            return (0..<rows.count).map { index in
+                WrittenItem(rowNumber: Int(rows.int(index, "row_number")!), position: Int(rows.int(index, "position")!),
+                            status: ItemStatus(rawValue: rows.value(index, "status")!) ?? .failed,
+                            outputName: rows.value(index, "output_name"))
+            }
+        }
+    }
+
+    /// writing → completed | completed_with_errors | failed, decided by the items' outcomes.
+    @discardableResult
+    public func finishJob(jobID: Int64, outputKey: String) async throws -> JobStatus? {
+        try await pool.transaction { connection in
+            let counts = try connection.query("""
+                SELECT count(*) FILTER (WHERE status = 'resized') AS resized, count(*) FILTER (WHERE status = 'failed') AS failed
+                FROM items WHERE job_id = $1
+                """, [String(jobID)])
+            let status = JobStatus.final(resized: Int(counts.int(0, "resized") ?? 0), failed: Int(counts.int(0, "failed") ?? 0))
+            let moved = try connection.query("""
+                UPDATE jobs SET status = $2, output_key = $3, updated_at = now(), finished_at = now()
+                WHERE id = $1 AND status = 'writing' RETURNING id
+                """, [String(jobID), status.rawValue, outputKey])
+            guard moved.count == 1 else { return nil }
+            try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .csvWriter, status: status.rawValue)
+            return status
+        }
+    }
+
+    /// Any non-final status → failed, for a job that cannot go on (its messages could not be sent).
+    public func failJob(jobID: Int64, stage: Stage, error: HalfsizeError) async throws {
+        try await pool.transaction { connection in
+            let moved = try connection.query("""
+                UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, updated_at = now(), finished_at = now()
+                WHERE id = $1 AND status IN ('queued', 'processing', 'writing') RETURNING id
+                """, [String(jobID), error.code.rawValue, error.message])
+            if moved.count == 1 {
+                try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: stage, status: JobStatus.failed.rawValue, error: error)
+            }
+        }
+    }
+
+    // MARK: - Shared steps
+
+    static func appendEvent(_ connection: PostgresConnection, jobID: Int64, itemID: Int64?, stage: Stage, status: String,
+                            error: HalfsizeError? = nil) throws {
+        try connection.query("""
+            INSERT INTO events (job_id, item_id, stage, status, error_code, message) VALUES ($1, $2, $3, $4, $5, $6)
+            """, [String(jobID), itemID.map(String.init), stage.rawValue, status, error?.code.rawValue, error?.message])
+    }
+
+    /// queued → processing, once, when the first image moves.
+    static func startProcessing(_ connection: PostgresConnection, jobID: Int64, stage: Stage) throws {
+        let moved = try connection.query("""
+            UPDATE jobs SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING id
+            """, [String(jobID)])
+        if moved.count == 1 {
+            try appendEvent(connection, jobID: jobID, itemID: nil, stage: stage, status: JobStatus.processing.rawValue)
+        }
+    }
+}

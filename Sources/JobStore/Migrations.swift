@@ -1,0 +1,100 @@
+import Logging
+
+/// Versioned schema changes, applied in order at start-up under an advisory lock so that several
+/// processes starting at once apply each exactly once. Append new versions; never edit old ones.
+public enum Migrations {
+    public struct Migration: Sendable {
+        public var version: Int
+        public var name: String
+        public var sql: String
+    }
+
+    /// The advisory lock key: "halfsize" in ASCII, as a bigint.
+    static let lockKey = "7521983868604672613"
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "jobs, items and events", sql: """
+            CREATE TABLE jobs (
+                id              bigserial PRIMARY KEY,
+                reference       text NOT NULL UNIQUE,
+                status          text NOT NULL CHECK (status IN
+                                ('queued','processing','writing','completed','completed_with_errors','failed')),
+                input_filename  text,
+                input_key       text NOT NULL,
+                row_count       integer NOT NULL,
+                image_count     integer NOT NULL,
+                remaining       integer NOT NULL CHECK (remaining >= 0),
+                output_key      text,
+                error_code      text,
+                error_message   text,
+                created_at      timestamptz NOT NULL DEFAULT now(),
+                updated_at      timestamptz NOT NULL DEFAULT now(),
+                finished_at     timestamptz
+            );
+            CREATE TABLE items (
+                id              bigserial PRIMARY KEY,
+                job_id          bigint NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                row_number      integer NOT NULL,
+                serial_number   bigint NOT NULL,
+                position        integer NOT NULL,
+                source_url      text NOT NULL,
+                status          text NOT NULL CHECK (status IN ('pending','downloaded','resized','failed')),
+                format          text,
+                raw_key         text,
+                output_key      text,
+                output_name     text,
+                bytes_in        bigint,
+                bytes_out       bigint,
+                width_in        integer,
+                height_in       integer,
+                width_out       integer,
+                height_out      integer,
+                grew            boolean,
+                error_code      text,
+                error_message   text,
+                updated_at      timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (job_id, row_number, position)
+            );
+            CREATE TABLE events (
+                id              bigserial PRIMARY KEY,
+                job_id          bigint NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                item_id         bigint REFERENCES items(id) ON DELETE CASCADE,
+                stage           text NOT NULL,
+                status          text NOT NULL,
+                error_code      text,
+                message         text,
+                at              timestamptz NOT NULL DEFAULT clock_timestamp()
+            );
+            CREATE INDEX events_by_job ON events (job_id, id);
+            CREATE INDEX events_by_item ON events (item_id) WHERE item_id IS NOT NULL;
+            """),
+    ]
+
+    /// Applies every migration the database lacks. Safe to run from many processes at once.
+    public static func apply(on pool: DatabasePool, logger: Logger) async throws {
+        let applied = try await pool.withConnection { connection -> [Int] in
+            try connection.query("SELECT pg_advisory_lock(\(lockKey))")
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(lockKey))") }
+            try connection.query("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let existing = Set(try connection.query("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+            var newlyApplied: [Int] = []
+            for migration in all where !existing.contains(migration.version) {
+                try connection.transaction { connection in
+                    try connection.runScript(migration.sql)
+                    try connection.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                                         [String(migration.version), migration.name])
+                }
+                newlyApplied.append(migration.version)
+            }
+            return newlyApplied
+        }
+        if applied.isEmpty {
+            logger.debug("database schema is current", metadata: ["version": "\(all.last?.version ?? 0)"])
+        } else {
+            logger.info("applied database migrations", metadata: ["versions": "\(applied)"])
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import CPostgreSQL
+import Foundation
+import HalfsizeCore
+import Synchronization
+
+/// Rows of a query result, as text (libpq's text format); NULL is nil.
+public struct QueryRows: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+
+    public var count: Int { rows.count }
+
+    /// The value of `column` in `row`; nil for NULL or an unknown column.
+    public func value(_ row: Int, _ column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { return nil }
+        return rows[row][index]
+    }
+
+    public func int(_ row: Int, _ column: String) -> Int64? { value(row, column).flatMap { Int64($0) } }
+    public func bool(_ row: Int, _ column: String) -> Bool? { value(row, column).map { $0 == "t" } }
+}
+
+/// A database error: the one place that turns libpq's statuses into thrown errors.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+    public var sqlState: String?
+    public var message: String
+    /// The connection itself is broken: the statement may be retried on a new one.
+    public var connectionLost: Bool
+
+    public var description: String { "\(sqlState.map { "[\($0)] " } ?? "")\(message)" }
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+    public var asHalfsizeError: HalfsizeError { HalfsizeError(.databaseError, description) }
+}
+
+/// One libpq connection, freed in deinit. libpq connections must not be used by two threads at
+/// once; the handle sits behind a lock, and the pool gives each connection to one thread at a time.
+public final class PostgresConnection: Sendable {
+    private let handle: Mutex<OpaquePointer>
+
+    public init(url: String) throws(DatabaseError) {
+        guard let connection = PQconnectdb(url) else {
+            throw DatabaseError(sqlState: nil, message: "cannot allocate a database connection", connectionLost: true)
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.lastError(connection)
+            PQfinish(connection)
+            throw DatabaseError(sqlState: nil, message: "cannot connect to the database: \(message)", connectionLost: true)
+        }
+        handle = Mutex(connection)
+    }
+
+    deinit { handle.withLock { PQfinish($0) } }
+
+    public var isHealthy: Bool { handle.withLock { PQstatus($0) == CONNECTION_OK } }
+
+    private static func lastError(_ connection: OpaquePointer) -> String {
+        String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs one statement with text parameters ($1, $2, …) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(DatabaseError) -> QueryRows {
+        try handle.withLock { connection throws(DatabaseError) in try Self.query(connection, sql, parameters) }
+    }
+
+    private static func query(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(DatabaseError) -> QueryRows {
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        let values = copies.map { UnsafePointer<CChar>($0) }
+        let result = values.withUnsafeBufferPointer { buffer in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        guard let result else {
+            throw DatabaseError(sqlState: nil, message: Self.lastError(connection), connectionLost: PQstatus(connection) != CONNECTION_OK)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            break
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw DatabaseError(sqlState: state, message: message.isEmpty ? Self.lastError(connection) : message,
+                                connectionLost: PQstatus(connection) != CONNECTION_OK)
+        }
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            rows.append((0..<columnCount).map { column in
+                PQgetisnull(result, Int32(row), Int32(column)) != 0 ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+            })
+        }
+        return QueryRows(columns: columns, rows: rows)
+    }
+
+    /// Runs a script of several statements without parameters (migrations).
+    public func runScript(_ sql: String) throws(DatabaseError) {
+        try handle.withLock { connection throws(DatabaseError) in try Self.runScript(connection, sql) }
+    }
+
+    private static func runScript(_ connection: OpaquePointer, _ sql: String) throws(DatabaseError) {
+        let result = PQexec(connection, sql)
+        defer { PQclear(result) }
+        guard let result, PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK else {
+            let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
+            throw DatabaseError(sqlState: state, message: Self.lastError(connection), connectionLost: PQstatus(connection) != CONNECTION_OK)
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try query("BEGIN")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            if isHealthy { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+}
+
+/// Encodes values as PostgreSQL array literals for `unnest($n::type[])` bulk statements.
+public enum PostgresArray {
+    public static func literal(_ values: [String]) -> String {
+        "{" + values.map { value in
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
+    }
+
+    public static func literal<I: BinaryInteger>(_ values: [I]) -> String {
+        "{" + values.map { String($0) }.joined(separator: ",") + "}"
+    }
+}

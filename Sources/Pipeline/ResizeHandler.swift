@@ -1,0 +1,64 @@
+import HalfsizeCore
+import ImageCodecs
+import JobStore
+import Logging
+import Messaging
+import NIOPosix
+import Storage
+
+/// Resizer stage: halves the stored original on a worker thread (never on the broker's I/O
+/// thread or Swift's cooperative pool), stores the result and settles the item. The settlement
+/// that counts the job's last image down publishes the csv message.
+public struct ResizeHandler: StageHandler {
+    public let stage = Stage.resizer
+    public let queue = StageQueue.resize
+    let store: JobStore
+    let objects: any ObjectStore
+    let options: HalvingOptions
+    let workers: NIOThreadPool
+
+    public init(store: JobStore, objects: any ObjectStore, options: HalvingOptions, workers: NIOThreadPool) {
+        self.store = store
+        self.objects = objects
+        self.options = options
+        self.workers = workers
+    }
+
+    public func handle(_ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
+        guard let itemID = message.itemID, let item = try await store.item(itemID) else {
+            logger.warning("no such item; dropping the message")
+            return []
+        }
+        guard item.status == .downloaded else {
+            if item.status == .pending { logger.warning("item is not downloaded yet; dropping the message") }
+            return try await store.awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
+        }
+        guard let rawKey = item.rawKey, let original = try await objects.get(rawKey) else {
+            return try await settle(item, .failed(HalfsizeError(.storageError, "the downloaded original is missing from storage")), logger: logger)
+        }
+        let options = self.options
+        let halved: HalvedImage
+        do {
+            halved = try await workers.runIfActive { try Halver.halve(original, options: options) }
+        } catch let error as HalfsizeError {
+            logger.info("image cannot be halved", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)"])
+            return try await settle(item, .failed(error), logger: logger)
+        }
+        if let warning = halved.warning {
+            logger.notice("decoder warnings", metadata: ["count": "\(halved.warningCount)", "first": "\(warning)"])
+        }
+        let name = ObjectKey.imageName(row: item.rowNumber, position: item.position, extension: halved.format.fileExtension)
+        let outputKey = ObjectKey.image(item.jobReference, name: name)
+        try await objects.put(outputKey, halved.bytes)
+        let record = ResizeRecord(outputKey: outputKey, outputName: name, bytesIn: original.count, bytesOut: halved.bytes.count,
+                                  widthIn: halved.inputWidth, heightIn: halved.inputHeight,
+                                  widthOut: halved.outputWidth, heightOut: halved.outputHeight,
+                                  grew: halved.bytes.count > original.count)
+        return try await settle(item, .resized(record), logger: logger)
+    }
+
+    func settle(_ item: ItemRecord, _ outcome: ItemOutcome, logger: Logger) async throws -> [OutgoingMessage] {
+        let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: outcome, stage: stage)
+        return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import HalfsizeCore
+
+/// One problem in an uploaded CSV. `row` counts records as a spreadsheet shows them: the header is
+/// row 1, the first product row 2. `column` is the header's name for the column, when there is one.
+public struct ValidationProblem: Sendable, Equatable, Codable {
+    public var row: Int
+    public var column: String?
+    public var code: ErrorCode
+    public var message: String
+
+    public init(row: Int, column: String?, code: ErrorCode, message: String) {
+        self.row = row
+        self.column = column
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A product row that passed validation.
+public struct ProductRow: Sendable, Equatable {
+    /// The row number as in `ValidationProblem.row`.
+    public var row: Int
+    public var serialNumber: Int64
+    public var productName: String
+    public var imageURLs: [String]
+    /// Every field of the input row, extra columns included, as uploaded.
+    public var fields: [String]
+}
+
+/// A validated input CSV: `S. No.`, `Product Name`, `Input Image Urls`, plus any extra columns.
+public struct ProductSheet: Sendable, Equatable {
+    public static let serialNumberColumn = "S. No."
+    public static let productNameColumn = "Product Name"
+    public static let inputURLsColumn = "Input Image Urls"
+    public static let outputURLsColumn = "Output Image Urls"
+    public static let maximumURLLength = 2048
+
+    public var header: [String]
+    public var rows: [ProductRow]
+
+    public var imageCount: Int { rows.reduce(0) { $0 + $1.imageURLs.count } }
+
+    /// Parses and validates the whole file, reporting every problem at once.
+    public static func validate(_ text: String) -> Result<ProductSheet, ValidationFailure> {
+        if text.allSatisfy({ $0.isWhitespace || $0 == "\u{FEFF}" }) {
+            return .failure(ValidationFailure(problems: [
+                ValidationProblem(row: 1, column: nil, code: .emptyFile, message: "the file is empty; expected a header row and at least one product"),
+            ]))
+        }
+        var (records, problems) = CSVRecords.parse(text)
+        records.removeAll { $0.fields.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+        guard let headerRecord = records.first else {
+            return .failure(ValidationFailure(problems: problems + [
+                ValidationProblem(row: 1, column: nil, code: .emptyFile, message: "the file has no rows"),
+            ]))
+        }
+        let header = headerRecord.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        func columnIndex(_ name: String) -> Int? {
+            let wanted = name.lowercased()
+            return header.firstIndex { $0.lowercased() == wanted }
+        }
+        let required = [serialNumberColumn, productNameColumn, inputURLsColumn]
+        let indices = required.map(columnIndex)
+        for (name, index) in zip(required, indices) where index == nil {
+            problems.append(ValidationProblem(row: 1, column: name, code: .missingHeader,
+                message: "the header has no \"\(name)\" column (found: \(header.joined(separator: ", ")))"))
+        }
+        if header.contains(where: { $0.lowercased() == outputURLsColumn.lowercased() }) {
+            problems.append(ValidationProblem(row: 1, column: outputURLsColumn, code: .missingHeader,
+                message: "the input already has an \"\(outputURLsColumn)\" column; remove it, the output adds it"))
+        }
+        guard let serialIndex = indices[0], let nameIndex = indices[1], let urlsIndex = indices[2] else {
+            return .failure(ValidationFailure(problems: problems))
+        }
+        if records.count == 1 {
+            problems.append(ValidationProblem(row: 1, column: nil, code: .emptyFile, message: "the file has a header but no product rows"))
+        }
+
+        var rows: [ProductRow] = []
+        var firstRowOfSerial: [Int64: Int] = [:]
+        for (offset, record) in records.dropFirst().enumerated() {
+            let row = offset + 2
+            guard record.fields.count == header.count else {
+                problems.append(ValidationProblem(row: row, column: nil, code: .wrongFieldCount,
+                    message: "row has \(record.fields.count) fields but the header has \(header.count); quote URL lists that contain commas"))
+                continue
+            }
+            let problemsBefore = problems.count
+            let serialText = record.fields[serialIndex].trimmingCharacters(in: .whitespaces)
+            let serial = Int64(serialText)
+            if let serial {
+                if let first = firstRowOfSerial[serial] {
+                    problems.append(ValidationProblem(row: row, column: header[serialIndex], code: .duplicateSerialNumber,
+                        message: "S. No. \(serial) is also used on row \(first)"))
+                } else {
+                    firstRowOfSerial[serial] = row
+                }
+            } else {
+                problems.append(ValidationProblem(row: row, column: header[serialIndex], code: .invalidSerialNumber,
+                    message: serialText.isEmpty ? "S. No. is empty; expected a whole number" : "S. No. \"\(serialText)\" is not a whole number"))
+            }
+            let name = record.fields[nameIndex].trimmingCharacters(in: .whitespaces)
+            if name.isEmpty {
+                problems.append(ValidationProblem(row: row, column: header[nameIndex], code: .emptyProductName,
+                    message: "Product Name is empty"))
+            }
+            let urls = record.fields[urlsIndex].split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                .filter { !$0.isEmpty }
+            if urls.isEmpty {
+                problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .noImageURL,
+                    message: "no image URL; list one or more, separated by commas"))
+            }
+            for (position, url) in urls.enumerated() {
+                if let reason = urlProblem(url) {
+                    problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .invalidURL,
+                        message: "URL \(position + 1) \"\(url.prefix(200))\" \(reason)"))
+                }
+            }
+            if problems.count == problemsBefore, let serial {
+                rows.append(ProductRow(row: row, serialNumber: serial, productName: name, imageURLs: urls, fields: record.fields))
+            }
+        }
+        if !problems.isEmpty {
+            return .failure(ValidationFailure(problems: problems.sorted { ($0.row, $0.column ?? "") < ($1.row, $1.column ?? "") }))
+        }
+        return .success(ProductSheet(header: header, rows: rows))
+    }
+
+    /// Why a URL cannot be downloaded, or nil when it is an absolute http(s) URL.
+    static func urlProblem(_ text: String) -> String? {
+        if text.utf8.count > maximumURLLength { return "is longer than \(maximumURLLength) bytes" }
+        guard let components = URLParts(text) else { return "is not an absolute http or https URL" }
+        guard components.scheme == "http" || components.scheme == "https" else {
+            return "uses \(components.scheme):; only http and https are downloaded"
+        }
+        guard !components.host.isEmpty else { return "has no host" }
+        return nil
+    }
+
+    /// The output CSV: the input's columns and rows, in order, plus `Output Image Urls` holding one
+    /// URL per input URL in the same sequence, an empty slot where an image failed.
+    public func outputCSV(outputURLs: (ProductRow) -> [String?]) -> String {
+        var text = CSVRecords.line(header + [Self.outputURLsColumn])
+        for row in rows {
+            let slots = outputURLs(row).map { $0 ?? "" }
+            text += CSVRecords.line(row.fields + [slots.joined(separator: ",")])
+        }
+        return text
+    }
+}
+
+public struct ValidationFailure: Error, Sendable, Equatable {
+    public var problems: [ValidationProblem]
+
+    public init(problems: [ValidationProblem]) {
+        self.problems = problems
+    }
+
+    public var summary: String {
+        problems.count == 1 ? "the CSV has 1 problem" : "the CSV has \(problems.count) problems"
+    }
+}
+
+/// The scheme and host of an absolute URL, without Foundation's leniency about missing schemes.
+struct URLParts {
+    var scheme: String
+    var host: String
+
+    init?(_ text: String) {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let scheme = text[..<colon].lowercased()
+        guard let first = scheme.first, first.isLetter,
+              scheme.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "." }) else { return nil }
+        let rest = text[text.index(after: colon)...]
+        guard rest.hasPrefix("//") else { return nil }
+        guard !text.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } == true }) else { return nil }
+        let authority = rest.dropFirst(2).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let hostAndPort = authority.split(separator: "@").last.map(String.init) ?? ""
+        var host = hostAndPort
+        if host.hasPrefix("[") {
+            host = String(host.prefix { $0 != "]" }.dropFirst())
+        } else if let portColon = host.lastIndex(of: ":") {
+            let port = host[host.index(after: portColon)...]
+            guard port.allSatisfy(\.isNumber), Int(port).map({ $0 <= 65535 }) ?? port.isEmpty else { return nil }
+            host = String(host[..<portColon])
+        }
+        self.scheme = scheme
+        self.host = host
+    }
+}

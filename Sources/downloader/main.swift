@@ -1,0 +1,37 @@
+import Fetching
+import HalfsizeCore
+import Pipeline
+
+/// downloader's settings; each key is documented where it is read.
+struct DownloaderSettings: ProgramSettingsProtocol {
+    var common: CommonSettings
+    var prefetch: Int
+    var fetch: FetchSettings
+
+    init(reading reader: ConfigurationReader) {
+        common = CommonSettings(reading: reader)
+        let transfers = reader.integer("HALFSIZE_DOWNLOAD_CONCURRENCY", default: 64, in: 1...1024, "downloads in flight at once in this process")
+        prefetch = reader.integer("HALFSIZE_PREFETCH", default: transfers, in: 1...4096, "download messages taken from the queue before they are acked")
+        fetch = FetchSettings(
+            connectTimeoutMilliseconds: reader.integer("HALFSIZE_CONNECT_TIMEOUT_MS", default: 10_000, in: 100...600_000, "time to connect to an image server"),
+            totalTimeoutMilliseconds: reader.integer("HALFSIZE_DOWNLOAD_TIMEOUT_MS", default: 60_000, in: 100...3_600_000, "time for a whole download, redirects included"),
+            maximumBytes: reader.integer("HALFSIZE_MAX_DOWNLOAD_BYTES", default: 50 << 20, in: 1024...(1 << 31), "largest image accepted, in bytes"),
+            maximumRedirects: reader.integer("HALFSIZE_MAX_REDIRECTS", default: 5, in: 0...20, "redirects followed per download"),
+            maximumConcurrentTransfers: transfers,
+            allowPrivateNetworks: reader.boolean("HALFSIZE_ALLOW_PRIVATE_NETWORKS", default: false,
+                                                 "allow downloads from loopback and private addresses (refused with blocked_address otherwise)"))
+    }
+}
+
+@main
+enum Downloader {
+    static func main() async {
+        await ProgramMain.run(program: "downloader", summary: "downloads the images of the halfsize.download queue",
+                              read: DownloaderSettings.init(reading:)) { settings, logger in
+            let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
+            let fetcher = Fetcher(settings: settings.fetch, logger: logger)
+            let handler = DownloadHandler(store: runtime.store, objects: runtime.objects, fetcher: fetcher)
+            try await runtime.runWorker(handler, prefetch: settings.prefetch, extraServices: [fetcher])
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import HalfsizeCore
+import ImageCodecs
+import NIOPosix
+import Pipeline
+
+/// resizer's settings; each key is documented where it is read.
+struct ResizerSettings: ProgramSettingsProtocol {
+    var common: CommonSettings
+    var concurrency: Int
+    var prefetch: Int
+    var options: HalvingOptions
+    var halveFiles: [String]?
+    var outputDirectory: URL
+
+    init(reading reader: ConfigurationReader) {
+        common = CommonSettings(reading: reader)
+        concurrency = reader.integer("HALFSIZE_CONCURRENCY", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256,
+                                     "images halved at once (worker threads); the default is the number of cores")
+        prefetch = reader.integer("HALFSIZE_PREFETCH", default: concurrency * 2, in: 1...4096,
+                                  "resize messages taken from the queue before they are acked")
+        options = HalvingOptions(
+            quality: reader.integer("HALFSIZE_QUALITY", default: 85, in: 1...100, "JPEG output quality"),
+            maximumPixels: reader.integer("HALFSIZE_MAX_PIXELS", default: 50_000_000, in: 1...1_000_000_000,
+                                          "largest image accepted, in pixels, checked from the header before decoding"),
+            maximumScans: reader.integer("HALFSIZE_MAX_SCANS", default: 100, in: 1...10_000, "most progressive JPEG scans accepted"),
+            pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...9, "zlib level of PNG output"))
+        let outputDirectory = reader.string("HALFSIZE_OUT", default: "halved", "with `resizer halve`: the directory results are written to")
+        self.outputDirectory = URL(fileURLWithPath: outputDirectory)
+        if reader.positional.first == "halve" {
+            halveFiles = Array(reader.positional.dropFirst())
+        } else if let unexpected = reader.positional.first {
+            reader.reportProblem("unknown command \(unexpected); the only command is `halve FILE…`")
+        }
+    }
+}
+
+@main
+enum Resizer {
+    static func main() async {
+        await ProgramMain.run(program: "resizer", summary: "halves the images of the halfsize.resize queue; `resizer halve FILE…` halves files",
+                              read: ResizerSettings.init(reading:)) { settings, logger in
+            if let files = settings.halveFiles {
+                exit(HalveCommand.run(files: files, outputDirectory: settings.outputDirectory, options: settings.options))
+            }
+            let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
+            let workers = NIOThreadPool(numberOfThreads: settings.concurrency)
+            workers.start()
+            let handler = ResizeHandler(store: runtime.store, objects: runtime.objects, options: settings.options, workers: workers)
+            try await runtime.runWorker(handler, prefetch: settings.prefetch)
+            try await workers.shutdownGracefully()
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import HalfsizeCore
+import Messaging
+import Testing
+
+@Suite("Message codec")
+struct StageMessageTests {
+    @Test func roundTrips() throws {
+        let reference = JobReference.generate()
+        let message = StageMessage(job: reference, jobID: 42, itemID: 7)
+        let body = message.encoded()
+        #expect(String(decoding: body, as: UTF8.self) == #"{"item_id":7,"job":"\#(reference)","job_id":42,"v":1}"#)
+        #expect(try StageMessage.decode(body) == message)
+        let jobOnly = StageMessage(job: reference, jobID: 42)
+        #expect(try StageMessage.decode(jobOnly.encoded()).itemID == nil)
+    }
+
+    @Test func rejectsOtherVersionsAndGarbage() {
+        let reference = JobReference.generate()
+        for body in [#"{"v":2,"job":"\#(reference)","job_id":1}"#, "not json", #"{"v":1,"job":"short","job_id":1}"#, "{}"] {
+            #expect(throws: HalfsizeError.self) { try StageMessage.decode(Array(body.utf8)) }
+            do { _ = try StageMessage.decode(Array(body.utf8)) } catch { #expect(error.code == .invalidMessage) }
+        }
+    }
+
+    @Test func outgoingMessagesArePersistentJSONWithStableIDs() {
+        let reference = JobReference.generate()
+        let outgoing = OutgoingMessage(.resize, StageMessage(job: reference, jobID: 1, itemID: 9))
+        #expect(outgoing.queue == "halfsize.resize")
+        #expect(outgoing.messageID == "\(reference):9:halfsize.resize")
+    }
+}
+
+@Suite("Job references")
+struct JobReferenceTests {
+    @Test func sortByTimeAndAreUnique() {
+        var seen = Set<JobReference>()
+        var previous = JobReference.generate(at: Date(timeIntervalSince1970: 1_700_000_000))
+        for step in 1...2000 {
+            let next = JobReference.generate(at: Date(timeIntervalSince1970: 1_700_000_000 + Double(step) * 0.001))
+            #expect(previous < next)
+            #expect(seen.insert(next).inserted)
+            previous = next
+        }
+        #expect(JobReference(previous.rawValue) == previous)
+        #expect(JobReference("not a reference") == nil)
+        #expect(JobReference("0123456789ABCDEFGHJKMNPQRI") == nil)  // I is not Crockford base32
+    }
+}
+
+@Suite("Status transitions")
+struct StatusTransitionTests {
+    @Test func jobStatuses() {
+        #expect(JobStatus.queued.canMove(to: .processing))
+        #expect(JobStatus.processing.canMove(to: .writing))
+        #expect(JobStatus.writing.canMove(to: .completed))
+        #expect(JobStatus.writing.canMove(to: .completedWithErrors))
+        #expect(!JobStatus.completed.canMove(to: .processing))
+        #expect(!JobStatus.processing.canMove(to: .queued))
+        #expect(!JobStatus.queued.canMove(to: .completed))
+        #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .completedWithErrors, .failed])
+        #expect(JobStatus.allCases.filter(\.isFinal).allSatisfy { $0.successors.isEmpty })
+    }
+
+    @Test func finalStatusFromOutcomes() {
+        #expect(JobStatus.final(resized: 5, failed: 0) == .completed)
+        #expect(JobStatus.final(resized: 4, failed: 1) == .completedWithErrors)
+        #expect(JobStatus.final(resized: 0, failed: 3) == .failed)
+    }
+
+    @Test func itemStatuses() {
+        #expect(ItemStatus.pending.canMove(to: .downloaded))
+        #expect(ItemStatus.pending.canMove(to: .failed))
+        #expect(ItemStatus.downloaded.canMove(to: .resized))
+        #expect(!ItemStatus.pending.canMove(to: .resized))
+        #expect(!ItemStatus.resized.canMove(to: .failed))
+        #expect(!ItemStatus.failed.canMove(to: .pending))
+    }
+}
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func flagsMirrorEnvironmentAndWin() throws {
+        let reader = ConfigurationReader(arguments: ["--amqp-url", "amqp://a@b:1/", "--quality=70"],
+                                         environment: ["HALFSIZE_AMQP_URL": "amqp://env@x:2/", "HALFSIZE_DATA_DIR": "/tmp/d"])
+        #expect(reader.string("HALFSIZE_AMQP_URL", default: "", "") == "amqp://a@b:1/")
+        #expect(reader.string("HALFSIZE_DATA_DIR", default: "", "") == "/tmp/d")
+        #expect(reader.integer("HALFSIZE_QUALITY", default: 85, in: 1...100, "") == 70)
+        try reader.finish()
+    }
+
+    @Test func invalidValuesAndUnknownFlagsFail() {
+        let reader = ConfigurationReader(arguments: ["--quality", "500", "--colour", "red"], environment: ["HALFSIZE_FLAG": "maybe"])
+        _ = reader.integer("HALFSIZE_QUALITY", default: 85, in: 1...100, "")
+        _ = reader.boolean("HALFSIZE_FLAG", default: false, "")
+        do {
+            try reader.finish()
+            Issue.record("expected a configuration error")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains("HALFSIZE_QUALITY"))
+            #expect(error.message.contains("HALFSIZE_FLAG"))
+            #expect(error.message.contains("--colour"))
+        }
+    }
+}

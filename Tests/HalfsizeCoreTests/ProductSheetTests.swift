@@ -1,0 +1,109 @@
+import HalfsizeCore
+import ProductCSV
+import Testing
+
+@Suite("CSV validation")
+struct ProductSheetTests {
+    func problems(_ text: String) -> [ValidationProblem] {
+        switch ProductSheet.validate(text) {
+        case .success: return []
+        case .failure(let failure): return failure.problems
+        }
+    }
+
+    @Test func acceptsTheOriginalFormat() throws {
+        let text = """
+        S. No.,Product Name,Input Image Urls
+        1,SKU1,"https://example.com/a.jpg, https://example.com/b.jpg ,https://example.com/c.png"
+        2,SKU2,https://example.com/d.jpg
+        """
+        let sheet = try ProductSheet.validate(text).get()
+        #expect(sheet.rows.count == 2)
+        #expect(sheet.rows[0].imageURLs == ["https://example.com/a.jpg", "https://example.com/b.jpg", "https://example.com/c.png"])
+        #expect(sheet.rows[0].serialNumber == 1)
+        #expect(sheet.rows[0].row == 2)
+        #expect(sheet.rows[1].productName == "SKU2")
+        #expect(sheet.imageCount == 4)
+    }
+
+    @Test func headerMatchIgnoresCaseAndSpacesAndKeepsExtraColumns() throws {
+        let text = " s. no. , PRODUCT NAME ,Brand,  input image urls\r\n7,Shoe,Acme,http://x.test/1.jpg\r\n"
+        let sheet = try ProductSheet.validate(text).get()
+        #expect(sheet.header == ["s. no.", "PRODUCT NAME", "Brand", "input image urls"])
+        #expect(sheet.rows[0].fields == ["7", "Shoe", "Acme", "http://x.test/1.jpg"])
+        let output = sheet.outputCSV { _ in ["https://out.test/r2-1.jpg"] }
+        #expect(output == "s. no.,PRODUCT NAME,Brand,input image urls,Output Image Urls\r\n7,Shoe,Acme,http://x.test/1.jpg,https://out.test/r2-1.jpg\r\n")
+    }
+
+    @Test func emptyFile() {
+        #expect(problems("").map(\.code) == [.emptyFile])
+        #expect(problems("  \n\n").map(\.code) == [.emptyFile])
+        #expect(problems("S. No.,Product Name,Input Image Urls\n").map(\.code) == [.emptyFile])
+    }
+
+    @Test func missingHeadersAreAllReported() {
+        let found = problems("Number,Name\n1,a\n")
+        #expect(found.map(\.code) == [.missingHeader, .missingHeader, .missingHeader])
+        #expect(Set(found.compactMap(\.column)) == ["S. No.", "Product Name", "Input Image Urls"])
+    }
+
+    @Test func reportsEveryProblemAtOnceWithRowAndColumn() {
+        let text = """
+        S. No.,Product Name,Input Image Urls
+        1,Good,https://example.com/a.jpg
+        x,Bad serial,https://example.com/b.jpg
+        1,Duplicate,https://example.com/c.jpg
+        4,,https://example.com/d.jpg
+        5,No URL,
+        6,Bad URL,"ftp://example.com/e.jpg, /relative.jpg, https://ok.example/f.jpg"
+        7,Too,many,fields
+        8,Short
+        """
+        let found = problems(text)
+        let summary = found.map { "\($0.row):\($0.column ?? "-"):\($0.code.rawValue)" }
+        #expect(summary == [
+            "3:S. No.:invalid_serial_number",
+            "4:S. No.:duplicate_serial_number",
+            "5:Product Name:empty_product_name",
+            "6:Input Image Urls:no_image_url",
+            "7:Input Image Urls:invalid_url",
+            "7:Input Image Urls:invalid_url",
+            "8:-:wrong_field_count",
+            "9:-:wrong_field_count",
+        ])
+        #expect(found[1].message.contains("row 2"))
+        #expect(found.allSatisfy { !$0.message.isEmpty })
+    }
+
+    @Test func urlsMustBeAbsoluteHTTP() {
+        let cases: [(String, Bool)] = [
+            ("https://example.com/a.jpg", true), ("http://127.0.0.1:8080/x.png", true), ("HTTPS://EXAMPLE.COM/A", true),
+            ("http://[::1]:80/a", true), ("example.com/a.jpg", false), ("//example.com/a.jpg", false),
+            ("file:///etc/passwd", false), ("javascript:alert(1)", false), ("https:///nohost", false),
+            ("http://exa mple.com/a", false), ("http://example.com:99999/", false),
+        ]
+        for (url, valid) in cases {
+            let text = "S. No.,Product Name,Input Image Urls\n1,P,\"\(url)\"\n"
+            #expect(problems(text).isEmpty == valid, "\(url)")
+        }
+    }
+
+    @Test func quotingRules() throws {
+        let text = "S. No.,Product Name,Input Image Urls\n1,\"Shirt, \"\"blue\"\"\",\"https://a.test/1.jpg,\nhttps://a.test/2.jpg\"\n"
+        let sheet = try ProductSheet.validate(text).get()
+        #expect(sheet.rows[0].productName == "Shirt, \"blue\"")
+        #expect(sheet.rows[0].imageURLs.count == 2)
+        let output = sheet.outputCSV { _ in ["u1", nil] }
+        #expect(output.hasSuffix("1,\"Shirt, \"\"blue\"\"\",\"https://a.test/1.jpg,\nhttps://a.test/2.jpg\",\"u1,\"\r\n"))
+    }
+
+    @Test func unclosedQuoteIsMalformed() {
+        let found = problems("S. No.,Product Name,Input Image Urls\n1,\"open,https://a.test/1.jpg\n")
+        #expect(found.contains { $0.code == .malformedCSV && $0.row == 2 })
+    }
+
+    @Test func byteOrderMarkAndBlankLinesAreIgnored() throws {
+        let sheet = try ProductSheet.validate("\u{FEFF}S. No.,Product Name,Input Image Urls\n\n1,A,https://a.test/1.jpg\n\n").get()
+        #expect(sheet.rows.count == 1)
+    }
+}
