@@ -83,9 +83,25 @@ int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels,
         return guard.result;
     }
     if (length < 8 || png_sig_cmp(data, 0, 8) != 0) png_error(png, "not a PNG signature");
-    // Limits before any pixel buffer exists: the header's size, and ancillary chunk memory.
+    // The size comes from IHDR before libpng reads further, so a huge claim fails as too large
+    // even when the rest of the file is missing.
+    if (length >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        uint64_t claimed_width = (uint64_t)data[16] << 24 | data[17] << 16 | data[18] << 8 | data[19];
+        uint64_t claimed_height = (uint64_t)data[20] << 24 | data[21] << 16 | data[22] << 8 | data[23];
+        if (claimed_width * claimed_height > max_pixels) {
+            guard.result = HS_TOO_LARGE;
+            char text[200];
+            snprintf(text, sizeof text, "%llu x %llu pixels is more than the limit of %llu", (unsigned long long)claimed_width,
+                     (unsigned long long)claimed_height, (unsigned long long)max_pixels);
+            png_error(png, text);
+        }
+    }
+    // Limits before any pixel buffer exists: each side, and ancillary chunk memory.
     png_set_user_limits(png, 1u << 20, 1u << 20);
     png_set_chunk_malloc_max(png, 16u << 20);
+    // A wrong or outdated ICC profile is a reason to warn, not to refuse the picture.
+    png_set_benign_errors(png, 1);
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
     png_set_read_fn(png, &guard, read_from_memory);
     png_read_info(png, info);
 
@@ -93,12 +109,20 @@ int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels,
     image->source_bit_depth = png_get_bit_depth(png, info);
     image->source_color_type = png_get_color_type(png, info);
     image->interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
-    if ((uint64_t)width * height > max_pixels) {
-        guard.result = HS_TOO_LARGE;
-        char text[200];
-        snprintf(text, sizeof text, "%u x %u pixels is more than the limit of %llu", width, height,
-                 (unsigned long long)max_pixels);
-        png_error(png, text);
+    png_colorp palette = NULL;
+    int palette_size = 0;
+    if (image->source_color_type == PNG_COLOR_TYPE_PALETTE && png_get_PLTE(png, info, &palette, &palette_size)) {
+        png_bytep alpha = NULL;
+        int alpha_count = 0;
+        png_get_tRNS(png, info, &alpha, &alpha_count, NULL);
+        if (palette_size > 256) palette_size = 256;
+        for (int i = 0; i < palette_size; i++) {
+            image->palette[4 * i] = palette[i].red;
+            image->palette[4 * i + 1] = palette[i].green;
+            image->palette[4 * i + 2] = palette[i].blue;
+            image->palette[4 * i + 3] = alpha != NULL && i < alpha_count ? alpha[i] : 255;
+        }
+        image->palette_size = palette_size;
     }
     png_charp icc_name = NULL;
     int icc_compression = 0;
@@ -157,6 +181,9 @@ int hs_png_encode(const unsigned char *pixels, int width, int height, int channe
         return guard.result;
     }
     png_set_write_fn(png, &guard, write_to_memory, flush_memory);
+    // The source's ICC profile is copied as it came, even one libpng knows to be flawed.
+    png_set_benign_errors(png, 1);
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
     int color_type;
     if (palette != NULL) color_type = PNG_COLOR_TYPE_PALETTE;
     else if (channels == 1) color_type = PNG_COLOR_TYPE_GRAY;

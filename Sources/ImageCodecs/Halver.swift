@@ -51,12 +51,14 @@ public enum Halver {
 
 /// Turns the C codecs' status codes into thrown errors: the one place that reads them.
 enum CodecStatus {
-    static func check(_ status: Int32, format: String, message text: String) throws(HalfsizeError) {
+    static func check(_ status: Int32, format: String, message text: String, encoding: Bool = false) throws(HalfsizeError) {
         switch Int(status) {
         case Int(HS_OK): return
         case Int(HS_TOO_LARGE): throw HalfsizeError(.tooLarge, "the \(format) image is too large: \(text)")
         case Int(HS_NO_MEMORY): throw HalfsizeError(.outOfMemory, "not enough memory for the \(format) image: \(text)")
-        default: throw HalfsizeError(.corruptImage, "the \(format) image cannot be decoded: \(text)")
+        default:
+            guard !encoding else { throw HalfsizeError(.corruptImage, "the halved \(format) image cannot be encoded: \(text)") }
+            throw HalfsizeError(.corruptImage, "the \(format) image cannot be decoded: \(text)")
         }
     }
 

@@ -2,39 +2,58 @@ import CHalfsizeShims
 import CJPEG
 import HalfsizeCore
 
+/// A decoded JPEG: grey or RGB pixels (CMYK already converted), as stored, plus what the
+/// encoder and the orientation step need.
+struct DecodedJPEG {
+    var pixels: PixelBuffer
+    var orientation: Orientation
+    var icc: [UInt8]
+    var sourceWidth: Int, sourceHeight: Int
+    var warning: String?
+    var warningCount: Int
+
+    /// Decodes at 1/scaleDenominator size in the DCT domain.
+    init(_ input: [UInt8], scaleDenominator: Int, maximumPixels: Int, maximumScans: Int) throws(HalfsizeError) {
+        var decoded = hs_jpeg_image()
+        let status = input.withUnsafeBufferPointer { buffer in
+            hs_jpeg_decode(buffer.baseAddress, buffer.count, Int32(scaleDenominator), UInt64(maximumPixels), Int32(maximumScans), &decoded)
+        }
+        defer { hs_jpeg_image_free(&decoded) }
+        let message = CodecStatus.message(&decoded.message)
+        try CodecStatus.check(status, format: "JPEG", message: message)
+        let width = Int(decoded.width), height = Int(decoded.height), components = Int(decoded.components)
+        pixels = PixelBuffer(width: width, height: height, channels: components,
+                             bytes: Array(UnsafeBufferPointer(start: decoded.pixels, count: width * height * components)))
+        if decoded.color_space == Int32(JCS_CMYK.rawValue) {
+            pixels = JPEGHalver.cmykToRGB(pixels, inverted: decoded.adobe_inverted_cmyk != 0)
+        }
+        let exif = decoded.exif.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.exif_length))) } ?? []
+        orientation = Orientation.fromEXIF(exif)
+        icc = decoded.icc.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.icc_length))) } ?? []
+        sourceWidth = Int(decoded.source_width)
+        sourceHeight = Int(decoded.source_height)
+        warningCount = Int(decoded.warnings)
+        warning = warningCount > 0 ? message : nil
+    }
+}
+
 /// JPEG: libjpeg decodes at half size in the DCT domain (no full-size pixels ever exist), CMYK
 /// becomes RGB, the EXIF orientation is applied, and the result is encoded with the ICC profile
 /// kept and every other marker (EXIF, GPS, XMP, comments) dropped.
 enum JPEGHalver {
     static func halve(_ input: [UInt8], options: HalvingOptions) throws(HalfsizeError) -> HalvedImage {
-        var decoded = hs_jpeg_image()
-        let status = input.withUnsafeBufferPointer { buffer in
-            hs_jpeg_decode(buffer.baseAddress, buffer.count, 2, UInt64(options.maximumPixels), Int32(options.maximumScans), &decoded)
-        }
-        defer { hs_jpeg_image_free(&decoded) }
-        let message = CodecStatus.message(&decoded.message)
-        try CodecStatus.check(status, format: "JPEG", message: message)
-
-        let width = Int(decoded.width), height = Int(decoded.height), components = Int(decoded.components)
-        var pixels = PixelBuffer(width: width, height: height, channels: components,
-                                 bytes: Array(UnsafeBufferPointer(start: decoded.pixels, count: width * height * components)))
-        if decoded.color_space == Int32(JCS_CMYK.rawValue) {
-            pixels = cmykToRGB(pixels, inverted: decoded.adobe_inverted_cmyk != 0)
-        }
-        let exif = decoded.exif.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.exif_length))) } ?? []
-        let orientation = Orientation.fromEXIF(exif)
-        pixels = pixels.oriented(orientation)
-
-        var icc = decoded.icc.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.icc_length))) } ?? []
+        let decoded = try DecodedJPEG(input, scaleDenominator: 2, maximumPixels: options.maximumPixels, maximumScans: options.maximumScans)
+        let pixels = decoded.pixels.oriented(decoded.orientation)
+        var icc = decoded.icc
         let wanted = pixels.channels == 1 ? "GRAY" : "RGB "
         if !icc.isEmpty, ICCProfile.colorSpace(icc) != wanted { icc = [] }  // a CMYK profile no longer describes the pixels
 
         let encoded = try encode(pixels, quality: options.quality, icc: icc)
-        let (inputWidth, inputHeight) = orientation.swapsDimensions
-            ? (Int(decoded.source_height), Int(decoded.source_width)) : (Int(decoded.source_width), Int(decoded.source_height))
+        let (inputWidth, inputHeight) = decoded.orientation.swapsDimensions
+            ? (decoded.sourceHeight, decoded.sourceWidth) : (decoded.sourceWidth, decoded.sourceHeight)
         return HalvedImage(bytes: encoded, format: .jpeg, inputWidth: inputWidth, inputHeight: inputHeight,
                            outputWidth: pixels.width, outputHeight: pixels.height,
-                           warning: decoded.warnings > 0 ? message : nil, warningCount: Int(decoded.warnings))
+                           warning: decoded.warning, warningCount: decoded.warningCount)
     }
 
     static func encode(_ pixels: PixelBuffer, quality: Int, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
@@ -48,7 +67,7 @@ enum JPEGHalver {
             }
         }
         defer { hs_free(output) }
-        try CodecStatus.check(status, format: "JPEG", message: CodecStatus.text(message))
+        try CodecStatus.check(status, format: "JPEG", message: CodecStatus.text(message), encoding: true)
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))
     }
 

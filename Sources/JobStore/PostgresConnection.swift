@@ -46,6 +46,8 @@ public final class PostgresConnection: Sendable {
             PQfinish(connection)
             throw DatabaseError(sqlState: nil, message: "cannot connect to the database: \(message)", connectionLost: true)
         }
+        // Server notices (such as "already exists, skipping") would go to stderr unlabelled.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = Mutex(connection)
     }
 

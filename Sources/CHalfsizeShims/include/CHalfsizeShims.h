@@ -91,6 +91,8 @@ typedef struct {
     int source_bit_depth;
     int source_color_type;        // PNG_COLOR_TYPE_*
     int interlaced;
+    unsigned char palette[1024];  // a palette source's entries as RGBA, before expansion
+    int palette_size;
     unsigned char *icc;           // malloc'd iCCP profile, or NULL
     unsigned int icc_length;
     char icc_name[80];

@@ -1,0 +1,25 @@
+import HalfsizeCore
+
+/// Full-size decoding, for checking results (tests, the benchmark's quality figure): pixels as
+/// stored, 8-bit grey, grey+alpha, RGB or RGBA, with the EXIF orientation it carries.
+public enum ImageDecoder {
+    public struct Decoded: Sendable {
+        public var pixels: PixelBuffer
+        public var format: ImageFormat
+        public var orientation: Orientation
+        /// The pixels as a person sees them.
+        public var upright: PixelBuffer { pixels.oriented(orientation) }
+    }
+
+    public static func decode(_ input: [UInt8], maximumPixels: Int = 200_000_000) throws(HalfsizeError) -> Decoded {
+        switch ImageFormat.detect(input) {
+        case .jpeg:
+            let decoded = try DecodedJPEG(input, scaleDenominator: 1, maximumPixels: maximumPixels, maximumScans: 0)
+            return Decoded(pixels: decoded.pixels, format: .jpeg, orientation: decoded.orientation)
+        case .png:
+            return Decoded(pixels: try DecodedPNG(input, maximumPixels: maximumPixels).pixels, format: .png, orientation: .up)
+        case let other:
+            throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not JPEG or PNG")
+        }
+    }
+}

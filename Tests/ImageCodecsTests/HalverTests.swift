@@ -1,0 +1,225 @@
+import Foundation
+import HalfsizeCore
+import ImageCodecs
+import Testing
+
+/// ../shared/corpus beside the project root.
+enum Corpus {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
+
+    static func files(_ folder: String = "") -> [URL] {
+        let directory = folder.isEmpty ? root : root.appendingPathComponent(folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    static func bytes(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }
+    static func bytes(_ relative: String) throws -> [UInt8] { try bytes(root.appendingPathComponent(relative)) }
+}
+
+/// Mean absolute difference per sample and PSNR between two same-sized 8-bit buffers.
+func psnr(_ a: PixelBuffer, _ b: PixelBuffer) -> Double {
+    precondition(a.bytes.count == b.bytes.count)
+    var squared = 0.0
+    for index in 0..<a.bytes.count {
+        let difference = Double(a.bytes[index]) - Double(b.bytes[index])
+        squared += difference * difference
+    }
+    let mse = squared / Double(a.bytes.count)
+    return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
+}
+
+/// A plain float 2×2 average of upright full-size pixels, as an independent reference.
+func referenceHalf(_ full: PixelBuffer) -> PixelBuffer {
+    let width = (full.width + 1) / 2, height = (full.height + 1) / 2, channels = full.channels
+    var bytes = [UInt8](repeating: 0, count: width * height * channels)
+    for y in 0..<height {
+        for x in 0..<width {
+            for channel in 0..<channels {
+                var sum = 0.0, count = 0.0
+                for dy in 0..<2 where y * 2 + dy < full.height {
+                    for dx in 0..<2 where x * 2 + dx < full.width {
+                        sum += Double(full.bytes[((y * 2 + dy) * full.width + x * 2 + dx) * channels + channel])
+                        count += 1
+                    }
+                }
+                bytes[(y * width + x) * channels + channel] = UInt8((sum / count).rounded())
+            }
+        }
+    }
+    return PixelBuffer(width: width, height: height, channels: channels, bytes: bytes)
+}
+
+@Suite("Halving the corpus")
+struct CorpusTests {
+    @Test(arguments: Corpus.files() + Corpus.files("pitfalls"))
+    func halvesToHalfTheUprightSize(_ file: URL) throws {
+        let input = try Corpus.bytes(file)
+        let original = try ImageDecoder.decode(input)
+        let upright = original.upright
+        let halved = try Halver.halve(input)
+        #expect(halved.inputWidth == upright.width)
+        #expect(halved.inputHeight == upright.height)
+        #expect(halved.outputWidth == (upright.width + 1) / 2)
+        #expect(halved.outputHeight == (upright.height + 1) / 2)
+        #expect(halved.format == original.format)
+        let output = try ImageDecoder.decode(halved.bytes)
+        #expect(output.orientation == .up)
+        #expect(output.pixels.width == halved.outputWidth)
+        #expect(output.pixels.height == halved.outputHeight)
+        if upright.channels == output.pixels.channels {
+            let quality = psnr(referenceHalf(upright), output.pixels)
+            #expect(quality > 30, "PSNR \(quality) dB against a plain 2×2 average")
+        }
+    }
+
+    @Test func exifOrientationIsAppliedAndDropped() throws {
+        let input = try Corpus.bytes("pitfalls/exif_orient6.jpg")
+        let halved = try Halver.halve(input)
+        #expect((halved.outputWidth, halved.outputHeight) == (400, 266))  // stored 532×800, rotated 90°
+        #expect(!containsMarker(halved.bytes, 0xE1), "the output carries no EXIF")
+        let output = try ImageDecoder.decode(halved.bytes)
+        let reference = referenceHalf(try ImageDecoder.decode(input).upright)
+        #expect(psnr(reference, output.pixels) > 30)
+    }
+
+    @Test func cmykBecomesRGBWithTheRightColours() throws {
+        let input = try Corpus.bytes("pitfalls/cmyk.jpg")
+        let halved = try Halver.halve(input)
+        let output = try ImageDecoder.decode(halved.bytes).pixels
+        #expect(output.channels == 3)
+        // Independent float conversion of the full-size inverted (Adobe) CMYK, averaged per channel.
+        let full = try ImageDecoder.decode(input).pixels
+        let mean = { (buffer: PixelBuffer, channel: Int) -> Double in
+            stride(from: channel, to: buffer.bytes.count, by: buffer.channels).reduce(0.0) { $0 + Double(buffer.bytes[$1]) }
+                / Double(buffer.width * buffer.height)
+        }
+        for channel in 0..<3 {
+            #expect(abs(mean(full, channel) - mean(output, channel)) < 3, "channel \(channel)")
+        }
+        #expect(mean(output, 0) > 5 && mean(output, 0) < 250)  // not inverted to black or white
+    }
+
+    @Test func iccProfileIsKept() throws {
+        let input = try Corpus.bytes("j17_donna_0.4mp.jpg")
+        let halved = try Halver.halve(input)
+        #expect(containsMarker(halved.bytes, 0xE2), "the ICC profile (APP2) is kept")
+        #expect(!containsMarker(halved.bytes, 0xE1), "EXIF is dropped")
+    }
+
+    @Test func alphaIsKeptAndTransparentColourDoesNotBleed() throws {
+        let halved = try Halver.halve(try Corpus.bytes("p06_arc_transparent_rgba.png"))
+        let output = try ImageDecoder.decode(halved.bytes).pixels
+        #expect(output.channels == 4)
+        let alphas = stride(from: 3, to: output.bytes.count, by: 4).map { output.bytes[$0] }
+        let (hasTransparent, hasVisible) = (alphas.contains(0), alphas.contains { $0 > 0 })
+        #expect(hasTransparent && hasVisible)
+        // Fully transparent pixels carry no colour.
+        let colouredInvisible = (0..<(output.width * output.height)).filter { pixel in
+            output.bytes[pixel * 4 + 3] == 0 && (output.bytes[pixel * 4] | output.bytes[pixel * 4 + 1] | output.bytes[pixel * 4 + 2]) != 0
+        }
+        #expect(colouredInvisible.isEmpty, "\(colouredInvisible.count) transparent pixels carry colour")
+    }
+
+    @Test func greyAlphaStaysGreyAlpha() throws {
+        let halved = try Halver.halve(try Corpus.bytes("p08_stripes_graya.png"))
+        #expect(try ImageDecoder.decode(halved.bytes).pixels.channels == 2)
+    }
+
+    @Test(arguments: ["pitfalls/palette_4bit.png", "pitfalls/palette_trns.png"])
+    func paletteImagesStaySmall(_ name: String) throws {
+        let input = try Corpus.bytes(name)
+        let halved = try Halver.halve(input)
+        #expect(halved.bytes.count <= input.count, "\(halved.bytes.count) bytes out, \(input.count) in")
+    }
+
+    @Test func sixteenBitBecomesEightBit() throws {
+        let halved = try Halver.halve(try Corpus.bytes("pitfalls/rgb16.png"))
+        #expect(halved.bytes[24] == 8, "IHDR bit depth")
+    }
+
+    @Test func oneByOneStaysOneByOne() throws {
+        let tiny = try Halver.halve(try Halver.halve(try Corpus.bytes("pitfalls/palette_trns.png")).bytes)
+        var image = tiny
+        while image.outputWidth > 1 || image.outputHeight > 1 { image = try Halver.halve(image.bytes) }
+        let again = try Halver.halve(image.bytes)
+        #expect((again.outputWidth, again.outputHeight) == (1, 1))
+    }
+
+    func containsMarker(_ jpeg: [UInt8], _ marker: UInt8) -> Bool {
+        var index = 2
+        while index + 4 <= jpeg.count, jpeg[index] == 0xFF {
+            let code = jpeg[index + 1]
+            if code == marker { return true }
+            if code == 0xDA { return false }  // start of scan: headers are over
+            index += 2 + Int(jpeg[index + 2]) << 8 + Int(jpeg[index + 3])
+        }
+        return false
+    }
+}
+
+@Suite("Broken inputs")
+struct BrokenInputTests {
+    func code(_ bytes: [UInt8]) -> ErrorCode? {
+        do {
+            _ = try Halver.halve(bytes)
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+
+    @Test func truncatedJPEG() throws {
+        let input = try Corpus.bytes("j16_building_0.5mp.jpg")
+        #expect(code(Array(input.prefix(input.count / 2))) == .corruptImage)
+        #expect(code(Array(input.prefix(200))) == .corruptImage)
+    }
+
+    @Test func truncatedPNG() throws {
+        let input = try Corpus.bytes("p03_photo_fruits_512.png")
+        #expect(code(Array(input.prefix(input.count / 2))) == .corruptImage)
+        #expect(code(Array(input.prefix(40))) == .corruptImage)
+    }
+
+    @Test func emptyAndRandomBytes() {
+        #expect(code([]) == .unsupportedFormat)
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        #expect(code([0x42] + noise) == .unsupportedFormat)
+        // JPEG and PNG signatures followed by noise are corrupt images, not crashes.
+        #expect(code([0xFF, 0xD8, 0xFF] + noise) == .corruptImage)
+        #expect(code([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + noise) == .corruptImage)
+    }
+
+    @Test func hugeDimensionsAreRefusedFromTheHeader() {
+        var ihdr: [UInt8] = Array("IHDR".utf8)
+        ihdr += bigEndian(100_000) + bigEndian(100_000) + [8, 2, 0, 0, 0]
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + bigEndian(13) + ihdr + bigEndian(crc32(ihdr))
+        #expect(code(png) == .tooLarge)
+    }
+
+    @Test func otherFormatsAreNamed() throws {
+        for (bytes, name) in [(Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0], "GIF"),
+                              (Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8 ".utf8), "WebP")] {
+            do {
+                _ = try Halver.halve(bytes)
+                Issue.record("\(name) was accepted")
+            } catch {
+                #expect(error.code == .unsupportedFormat)
+                #expect(error.message.contains(name))
+            }
+        }
+    }
+
+    func bigEndian(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
+
+    func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        }
+        return ~crc
+    }
+}

@@ -1,0 +1,113 @@
+# Shared by deploy/local/up, down and test: packages, and project-local RabbitMQ and PostgreSQL
+# instances that run on loopback from a directory of their own.
+set -euo pipefail
+
+PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_BIN=/usr/lib/postgresql/15/bin
+PACKAGES=(rabbitmq-server librabbitmq-dev libcurl4-openssl-dev postgresql libpq-dev libjpeg62-turbo-dev libpng-dev
+          pkg-config curl python3)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_packages() {
+    local missing=()
+    for package in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    # Debian starts services on install; these are started per project instead.
+    local policy=/usr/sbin/policy-rc.d created_policy=0
+    if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null; as_root chmod +x "$policy"; created_policy=1; fi
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ "$created_policy" = 1 ] && as_root rm -f "$policy"
+    return 0
+}
+
+require_swift() {
+    command -v swift >/dev/null || die "swift is not on PATH (expected the Swift 6 toolchain at /opt/swift/usr/bin)"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() { # host port seconds
+    local deadline=$((SECONDS + $3))
+    until (echo >"/dev/tcp/$1/$2") 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+# start_postgres DIR PORT: a cluster in DIR/data listening on 127.0.0.1:PORT, with role and
+# database "halfsize". initdb and pg_ctl refuse root, so they run as the postgres user.
+start_postgres() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        log "creating a PostgreSQL cluster in $dir/data"
+        su postgres -s /bin/sh -c "$PG_BIN/initdb -D '$dir/data' -U postgres --auth=trust -E UTF8 >'$dir/initdb.log' 2>&1" \
+            || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    fi
+    if su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' status" >/dev/null 2>&1; then
+        log "PostgreSQL already running in $dir"
+    else
+        log "starting PostgreSQL on 127.0.0.1:$port"
+        su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -l '$dir/postgres.log' -w -t 60 \
+            -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-on}\" start" >/dev/null \
+            || { tail -20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
+    fi
+    local psql="$PG_BIN/psql -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 -qAt"
+    su postgres -s /bin/sh -c "$psql -c \"SELECT 1 FROM pg_roles WHERE rolname = 'halfsize'\"" | grep -q 1 \
+        || su postgres -s /bin/sh -c "$psql -c 'CREATE ROLE halfsize LOGIN'"
+    su postgres -s /bin/sh -c "$psql -c \"SELECT 1 FROM pg_database WHERE datname = 'halfsize'\"" | grep -q 1 \
+        || su postgres -s /bin/sh -c "$psql -c 'CREATE DATABASE halfsize OWNER halfsize'"
+}
+
+stop_postgres() {
+    local dir=$1
+    [ -f "$dir/data/PG_VERSION" ] || return 0
+    su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -m fast -w stop" >/dev/null 2>&1 || true
+}
+
+# start_rabbitmq DIR NODE AMQP_PORT DIST_PORT: a broker whose state and logs live in DIR.
+# rabbitmq-server started as root drops to the rabbitmq user, so DIR belongs to that user.
+rabbitmq_env() {
+    local dir=$1 node=$2 port=$3 dist=$4
+    echo "RABBITMQ_NODENAME=$node@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port" \
+         "RABBITMQ_DIST_PORT=$dist RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log" \
+         "RABBITMQ_PID_FILE=$dir/rabbitmq.pid RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins" \
+         "RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config"
+}
+
+start_rabbitmq() {
+    local dir=$1 node=$2 port=$3 dist=$4
+    mkdir -p "$dir/mnesia" "$dir/log"
+    echo '[].' >"$dir/enabled_plugins"
+    printf "log.console = false\n" >"$dir/rabbitmq.conf"
+    echo '[].' >"$dir/advanced.config"
+    chown -R rabbitmq:rabbitmq "$dir"
+    local environment
+    environment=$(rabbitmq_env "$dir" "$node" "$port" "$dist")
+    if env $environment rabbitmqctl -n "$node@localhost" -q status >/dev/null 2>&1; then
+        log "RabbitMQ $node already running"
+        return 0
+    fi
+    log "starting RabbitMQ $node on 127.0.0.1:$port"
+    env $environment rabbitmq-server -detached >/dev/null 2>&1 || true
+    env $environment timeout 90 rabbitmqctl -n "$node@localhost" -q wait "$dir/rabbitmq.pid" >/dev/null 2>&1 \
+        || { tail -30 "$dir/log/"*.log >&2 2>/dev/null; die "RabbitMQ did not start"; }
+    wait_for_port 127.0.0.1 "$port" 30 || die "RabbitMQ is not listening on $port"
+}
+
+stop_rabbitmq() {
+    local dir=$1 node=$2 port=$3 dist=$4
+    [ -d "$dir" ] || return 0
+    env $(rabbitmq_env "$dir" "$node" "$port" "$dist") rabbitmqctl -n "$node@localhost" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+}
