@@ -74,8 +74,9 @@ let package = Package(
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ]
 )

@@ -278,3 +278,19 @@ enum HTTPReason {
         }
     }
 }
+
+/// The address rule the download guard applies to every connection, for checks and tests.
+public enum AddressPolicy {
+    /// True when an IPv4 or IPv6 literal is publicly routable; false for loopback, private,
+    /// link-local, carrier-grade NAT, multicast, documentation and reserved ranges, and non-literals.
+    public static func isPublic(_ literal: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, literal, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { hs_address_is_public($0.baseAddress?.assumingMemoryBound(to: UInt8.self), 4) } == 1
+        }
+        if inet_pton(AF_INET6, literal, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { hs_address_is_public($0.baseAddress?.assumingMemoryBound(to: UInt8.self), 16) } == 1
+        }
+        return false
+    }
+}

@@ -123,7 +123,8 @@ public struct ProductSheet: Sendable, Equatable {
             }
         }
         if !problems.isEmpty {
-            return .failure(ValidationFailure(problems: problems.sorted { ($0.row, $0.column ?? "") < ($1.row, $1.column ?? "") }))
+            // Stable: within a row, problems stay in column order.
+            return .failure(ValidationFailure(problems: problems.sorted { $0.row < $1.row }))
         }
         return .success(ProductSheet(header: header, rows: rows))
     }

@@ -111,3 +111,9 @@ stop_rabbitmq() {
     [ -d "$dir" ] || return 0
     env $(rabbitmq_env "$dir" "$node" "$port" "$dist") rabbitmqctl -n "$node@localhost" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
 }
+
+# Erlang's port mapper outlives the brokers; stop it once no node is registered with it.
+stop_epmd_if_idle() {
+    command -v epmd >/dev/null || return 0
+    if ! epmd -names 2>/dev/null | grep -q "^name "; then epmd -kill >/dev/null 2>&1 || true; fi
+}

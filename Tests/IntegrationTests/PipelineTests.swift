@@ -1,0 +1,203 @@
+import Foundation
+import HalfsizeCore
+import ImageCodecs
+import JobStore
+import Logging
+import ProductCSV
+import Testing
+
+/// End to end through the real executables, RabbitMQ and PostgreSQL. Serialized: the tests
+/// share the broker's queues, so one system runs at a time.
+@Suite("Pipeline, end to end", .serialized, .enabled(if: IntegrationEnvironment.current != nil, "needs deploy/local/test's broker and database"))
+struct PipelineTests {
+    let environment = IntegrationEnvironment.current!
+
+    func waitForFinalStatus(_ statusURL: String, timeout: Duration = .seconds(240)) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
+        var seen: Set<String> = []
+        while ContinuousClock.now < deadline {
+            let (code, body) = try await HTTP.get(statusURL)
+            #expect(code == 200)
+            let report = try HTTP.json(body)
+            let status = report["status"] as? String ?? ""
+            seen.insert(status)
+            if JobStatus(rawValue: status)?.isFinal == true { return report }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw HalfsizeError(.notReady, "the job did not finish in time; saw \(seen.sorted())")
+    }
+
+    @Test func csvOfFiftyImagesComesBackHalvedInOrder() async throws {
+        let images = try await ImageServer.start()
+        let system = try await RunningSystem.start(environment)
+        defer { images.stop() }
+        do {
+            try await runEndToEnd(images: images, system: system)
+        } catch {
+            Issue.record("\(error)\n--- downloader:\n\(system.log("downloader").suffix(3000))\n--- resizer:\n\(system.log("resizer").suffix(3000))")
+        }
+        let statuses = system.stop()
+        #expect(statuses.values.allSatisfy { $0 == 0 }, "every process stops cleanly on SIGTERM: \(statuses)")
+    }
+
+    func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {
+        // 22 rows, 2–3 URLs each, cycling through every corpus file; row 5 has one URL that answers 404.
+        let files = Corpus.images
+        var lines = ["S. No.,Product Name,Brand,Input Image Urls"]
+        var expectedURLs: [[String]] = []
+        var cursor = 0
+        for row in 1...22 {
+            var urls: [String] = []
+            for _ in 0..<(row % 3 == 0 ? 3 : 2) {
+                urls.append(images.url("corpus/\(files[cursor % files.count])"))
+                cursor += 1
+            }
+            if row == 5 { urls[1] = images.url("corpus/missing-photo.jpg") }
+            expectedURLs.append(urls)
+            lines.append("\(row),\"Product \(row), size M\",Acme,\"\(urls.joined(separator: ", "))\"")
+        }
+        let imageCount = expectedURLs.reduce(0) { $0 + $1.count }
+        #expect(imageCount >= 50)
+        let csv = Array((lines.joined(separator: "\n") + "\n").utf8)
+
+        let form = HTTP.multipart(field: "file", filename: "products.csv", content: csv)
+        let (code, body) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: form.body, contentType: form.contentType)
+        #expect(code == 202)
+        let accepted = try HTTP.json(body)
+        let reference = try #require((accepted["reference"] as? String).flatMap(JobReference.init))
+        let statusURL = try #require(accepted["status_url"] as? String)
+        #expect(accepted["images"] as? Int == imageCount)
+
+        let (earlyCode, _) = try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(reference)/output.csv")
+        let report = try await waitForFinalStatus(statusURL)
+        #expect(earlyCode == 409 || earlyCode == 200)
+
+        // Status: completed with one error, the 404, with its code and message.
+        #expect(report["status"] as? String == "completed_with_errors")
+        let counts = try #require(report["images"] as? [String: Int])
+        #expect(counts["total"] == imageCount)
+        #expect(counts["resized"] == imageCount - 1)
+        #expect(counts["failed"] == 1)
+        let errors = try #require(report["errors"] as? [[String: Any]])
+        #expect(errors.count == 1)
+        #expect(errors.first?["code"] as? String == "http_status")
+        #expect((errors.first?["message"] as? String)?.contains("404") == true)
+        #expect(errors.first?["row"] as? Int == 6)
+        #expect(errors.first?["position"] as? Int == 2)
+        let bytes = try #require(report["bytes"] as? [String: Any])
+        #expect((bytes["in"] as? Int ?? 0) > (bytes["out"] as? Int ?? 0))
+        let outputURL = try #require(report["output_csv_url"] as? String)
+
+        // Output CSV: every input row once, in order, input columns kept, outputs aligned with inputs.
+        let (csvCode, csvBody) = try await HTTP.get(outputURL)
+        #expect(csvCode == 200)
+        let (records, problems) = CSVRecords.parse(String(decoding: csvBody, as: UTF8.self))
+        #expect(problems.isEmpty)
+        #expect(records.first?.fields == ["S. No.", "Product Name", "Brand", "Input Image Urls", "Output Image Urls"])
+        #expect(records.count == 23)
+        var checkedImages = 0
+        for (index, record) in records.dropFirst().enumerated() {
+            let row = index + 1
+            #expect(record.fields[0] == String(row))
+            #expect(record.fields[1] == "Product \(row), size M")
+            #expect(record.fields[2] == "Acme")
+            let outputs = record.fields[4].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            #expect(outputs.count == expectedURLs[index].count, "row \(row)")
+            for (position, output) in outputs.enumerated() {
+                let input = expectedURLs[index][position]
+                if input.hasSuffix("missing-photo.jpg") {
+                    #expect(output.isEmpty, "the failed image leaves its slot empty")
+                    continue
+                }
+                #expect(output.hasPrefix("\(system.publicURL)/images/\(reference)/r\(row + 1)-\(position + 1)."))
+                let (imageCode, imageBytes) = try await HTTP.get(output)
+                #expect(imageCode == 200)
+                let original = try ImageDecoder.decode(Array(try Data(contentsOf: Corpus.root.appendingPathComponent(String(input.split(separator: "/corpus/").last!))))).upright
+                let halved = try ImageDecoder.decode(imageBytes)
+                #expect(halved.orientation == .up)
+                // Rounding: an odd side of n pixels becomes (n + 1) / 2.
+                #expect(halved.pixels.width == (original.width + 1) / 2, "\(input)")
+                #expect(halved.pixels.height == (original.height + 1) / 2, "\(input)")
+                checkedImages += 1
+            }
+        }
+        #expect(checkedImages == imageCount - 1)
+
+        // History: every stage of every image, and the job's own transitions, in the events table.
+        let pool = DatabasePool(url: environment.databaseURL, size: 1, logger: Logger(label: "test"))
+        let store = JobStore(pool: pool)
+        let jobID = try #require(try await store.report(reference: reference)?.id)
+        let events = try await store.events(jobID: jobID)
+        try await pool.shutdown()
+        let jobEvents = events.filter { $0.itemID == nil }.map { "\($0.stage):\($0.status)" }
+        #expect(jobEvents == ["ingest:queued", "downloader:processing", "csv-writer:writing", "csv-writer:completed_with_errors"])
+        let byItem = Dictionary(grouping: events.filter { $0.itemID != nil }, by: { $0.itemID! })
+        #expect(byItem.count == imageCount)
+        var failedItems = 0
+        for (_, itemEvents) in byItem {
+            let history = itemEvents.map { "\($0.stage):\($0.status)" }
+            if history == ["ingest:pending", "downloader:failed"] {
+                failedItems += 1
+                #expect(itemEvents.last?.errorCode == "http_status")
+            } else {
+                #expect(history == ["ingest:pending", "downloader:downloaded", "resizer:resized"])
+            }
+        }
+        #expect(failedItems == 1)
+    }
+
+    @Test func apiAnswersBadUploadsUnknownJobsAndUnfinishedOutput() async throws {
+        let images = try await ImageServer.start(slowDelay: .seconds(4))
+        let system = try await RunningSystem.start(environment)
+        defer { images.stop() }
+        do {
+            // Every problem at once, with row, column, code and message.
+            let bad = Array("S. No.,Product Name,Input Image Urls\nx,,not-a-url\n1,A,https://a.test/1.jpg\n1,B,https://a.test/2.jpg\n".utf8)
+            let (code, body) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: bad, contentType: "text/csv")
+            #expect(code == 422)
+            let error = try #require(try HTTP.json(body)["error"] as? [String: Any])
+            #expect(error["code"] as? String == "invalid_csv")
+            let details = try #require(error["details"] as? [[String: Any]])
+            #expect(details.compactMap { $0["code"] as? String } == ["invalid_serial_number", "empty_product_name", "invalid_url", "duplicate_serial_number"])
+            #expect(details.first?["row"] as? Int == 2)
+            #expect(details.first?["column"] as? String == "S. No.")
+
+            let (emptyCode, emptyBody) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: [], contentType: "text/csv")
+            #expect(emptyCode == 422)
+            #expect(String(decoding: emptyBody, as: UTF8.self).contains("empty_file"))
+
+            let (typeCode, _) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: Array("x".utf8), contentType: "application/pdf")
+            #expect(typeCode == 415)
+
+            let unknown = JobReference.generate()
+            #expect(try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(unknown)").0 == 404)
+            #expect(try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(unknown)/output.csv").0 == 404)
+            #expect(try await HTTP.get("\(system.publicURL)/api/v1/jobs/nonsense").0 == 404)
+            #expect(try await HTTP.get("\(system.publicURL)/images/\(unknown)/../../etc/passwd").0 == 404)
+
+            // A job whose image server is slow: its output is 409 until it is ready, then 200.
+            let slow = Array("S. No.,Product Name,Input Image Urls\n1,Slow,\(images.url("slow/j20_squirrel_0.2mp.jpg"))\n".utf8)
+            let (slowCode, slowBody) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: slow, contentType: "text/csv")
+            #expect(slowCode == 202)
+            let accepted = try HTTP.json(slowBody)
+            let reference = try #require(accepted["reference"] as? String)
+            let (pendingCode, pendingBody) = try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(reference)/output.csv")
+            #expect(pendingCode == 409)
+            #expect(String(decoding: pendingBody, as: UTF8.self).contains("not_ready"))
+            let (statusCode, statusBody) = try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(reference)")
+            #expect(statusCode == 200)
+            #expect(["queued", "processing"].contains(try HTTP.json(statusBody)["status"] as? String ?? ""))
+            let report = try await waitForFinalStatus(try #require(accepted["status_url"] as? String))
+            #expect(report["status"] as? String == "completed")
+            #expect(try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(reference)/output.csv").0 == 200)
+
+            let (pageCode, page) = try await HTTP.get("\(system.publicURL)/")
+            #expect(pageCode == 200)
+            #expect(String(decoding: page, as: UTF8.self).contains("name=\"file\""))
+        } catch {
+            Issue.record("\(error)\n--- ingest:\n\(system.log("ingest").suffix(3000))")
+        }
+        let statuses = system.stop()
+        #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import HalfsizeCore
+import Hummingbird
+import ImageCodecs
+import JobStore
+import Logging
+import ServiceLifecycle
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The broker and database that deploy/local/test started for this run, or nil when the
+/// integration tests are not switched on.
+struct IntegrationEnvironment: Sendable {
+    var brokerURL: String
+    var databaseURL: String
+    var binaries: URL
+
+    static let current: IntegrationEnvironment? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard let broker = environment["HALFSIZE_TEST_AMQP_URL"], let database = environment["HALFSIZE_TEST_DATABASE_URL"] else { return nil }
+        let binaries = environment["HALFSIZE_TEST_BIN_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return IntegrationEnvironment(brokerURL: broker, databaseURL: database, binaries: binaries)
+    }()
+}
+
+enum Corpus {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
+
+    /// Every JPEG and PNG of the corpus and its pitfalls, as paths relative to the corpus.
+    static let images: [String] = {
+        func list(_ folder: String) -> [String] {
+            let directory = folder.isEmpty ? root : root.appendingPathComponent(folder)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            return names.filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().map { folder.isEmpty ? $0 : "\(folder)/\($0)" }
+        }
+        return list("") + list("pitfalls")
+    }()
+}
+
+func freePort() throws -> Int {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw HalfsizeError(.invalidConfiguration, "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A local HTTP server for the tests' images: `/corpus/…` serves ../shared/corpus, `/slow/…` the
+/// same after a pause, anything else is a 404.
+final class ImageServer: Sendable {
+    let port: Int
+    let group: ServiceGroup
+
+    static func start(slowDelay: Duration = .seconds(3)) async throws -> ImageServer {
+        let router = Router()
+        let serve: @Sendable (String) async throws -> Response = { relative in
+            guard !relative.contains(".."), let data = FileManager.default.contents(atPath: Corpus.root.appendingPathComponent(relative).path) else {
+                return Response(status: .notFound)
+            }
+            let type = relative.hasSuffix(".png") ? "image/png" : "image/jpeg"
+            return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/corpus/**") { request, _ in try await serve(String(request.uri.path.dropFirst("/corpus/".count))) }
+        router.get("/slow/**") { request, _ in
+            try await Task.sleep(for: slowDelay)
+            return try await serve(String(request.uri.path.dropFirst("/slow/".count)))
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "test.images")
+        logger.logLevel = .warning
+        let application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                      onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+                                      logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port > 0 else { throw HalfsizeError(.invalidConfiguration, "image server did not start") }
+        return ImageServer(port: port, group: group)
+    }
+
+    init(port: Int, group: ServiceGroup) {
+        self.port = port
+        self.group = group
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+
+    func stop() { Task { [group] in await group.triggerGracefulShutdown() } }
+}
+
+/// The four real executables, started against the test broker and database.
+final class RunningSystem: @unchecked Sendable {
+    let processes: [(name: String, process: Process)]
+    let publicURL: String
+    let logDirectory: URL
+    let dataDirectory: URL
+
+    /// `@unchecked`: the processes are only started here and stopped in `stop()`, by one test.
+    static func start(_ environment: IntegrationEnvironment, extra: [String: String] = [:]) async throws -> RunningSystem {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("halfsize-it-\(UUID().uuidString)")
+        let logs = root.appendingPathComponent("logs"), data = root.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let port = try freePort()
+        let publicURL = "http://127.0.0.1:\(port)"
+        var variables = ProcessInfo.processInfo.environment
+        variables["HALFSIZE_AMQP_URL"] = environment.brokerURL
+        variables["HALFSIZE_DATABASE_URL"] = environment.databaseURL
+        variables["HALFSIZE_DATA_DIR"] = data.path
+        variables["HALFSIZE_HTTP_ADDR"] = "127.0.0.1:\(port)"
+        variables["HALFSIZE_PUBLIC_URL"] = publicURL
+        variables["HALFSIZE_ALLOW_PRIVATE_NETWORKS"] = "true"
+        variables["HALFSIZE_CONCURRENCY"] = "2"
+        variables.merge(extra) { $1 }
+        var processes: [(String, Process)] = []
+        for name in ["ingest", "downloader", "resizer", "csv-writer"] {
+            let process = Process()
+            process.executableURL = environment.binaries.appendingPathComponent(name)
+            process.environment = variables
+            let log = logs.appendingPathComponent("\(name).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            processes.append((name, process))
+        }
+        let system = RunningSystem(processes: processes, publicURL: publicURL, logDirectory: logs, dataDirectory: data)
+        try await system.waitUntilHealthy()
+        return system
+    }
+
+    init(processes: [(name: String, process: Process)], publicURL: String, logDirectory: URL, dataDirectory: URL) {
+        self.processes = processes
+        self.publicURL = publicURL
+        self.logDirectory = logDirectory
+        self.dataDirectory = dataDirectory
+    }
+
+    func waitUntilHealthy() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let (status, _) = try? await HTTP.get("\(publicURL)/healthz"), status == 200 {
+                // The workers connect on their own; give their consumers a moment too.
+                try await Task.sleep(for: .milliseconds(500))
+                return
+            }
+            for (name, process) in processes where !process.isRunning {
+                throw HalfsizeError(.invalidConfiguration, "\(name) exited with \(process.terminationStatus): \(log(name))")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw HalfsizeError(.invalidConfiguration, "ingest never became healthy: \(log("ingest"))")
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOf: logDirectory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+    }
+
+    /// SIGTERM to each process; returns the exit statuses (0 is a graceful stop).
+    @discardableResult
+    func stop() -> [String: Int32] {
+        for (_, process) in processes where process.isRunning { process.terminate() }
+        var statuses: [String: Int32] = [:]
+        for (name, process) in processes {
+            let deadline = Date().addingTimeInterval(20)
+            while process.isRunning, Date() < deadline { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+            statuses[name] = process.terminationStatus
+        }
+        return statuses
+    }
+}
+
+enum HTTP {
+    static func get(_ url: String) async throws -> (Int, [UInt8]) {
+        try await send(URLRequest(url: URL(string: url)!))
+    }
+
+    static func post(_ url: String, body: [UInt8], contentType: String) async throws -> (Int, [UInt8]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body)
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        return try await send(request)
+    }
+
+    static func send(_ request: URLRequest) async throws -> (Int, [UInt8]) {
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, [UInt8](data))
+    }
+
+    static func json(_ bytes: [UInt8]) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw HalfsizeError(.invalidMessage, "not a JSON object: \(String(decoding: bytes, as: UTF8.self))")
+        }
+        return object
+    }
+
+    static func multipart(field: String, filename: String, content: [UInt8]) -> (body: [UInt8], contentType: String) {
+        let boundary = "halfsize-\(UUID().uuidString)"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv\r\n\r\n".utf8)
+        body += content
+        body += Array("\r\n--\(boundary)--\r\n".utf8)
+        return (body, "multipart/form-data; boundary=\(boundary)")
+    }
+}
