@@ -1,3 +1,4 @@
+import CHalfsizeShims
 import CRabbitMQ
 import Foundation
 import HalfsizeCore
@@ -244,8 +245,8 @@ public final class BrokerConnection: Service, Sendable {
         var envelope = amqp_envelope_t()
         var timeout = timeval(tv_sec: 0, tv_usec: waitMicroseconds)
         let reply = amqp_consume_message(session.state, &envelope, &timeout, 0)
-        switch reply.reply_type {
-        case AMQP_RESPONSE_NORMAL:
+        let kind = reply.reply_type
+        if kind == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
             let body: [UInt8]
             if let bytes = envelope.message.body.bytes, envelope.message.body.len > 0 {
@@ -255,9 +256,15 @@ public final class BrokerConnection: Service, Sendable {
             }
             deliveryContinuation.yield(Delivery(body: body, deliveryTag: envelope.delivery_tag,
                                                 redelivered: envelope.redelivered != 0, sessionGeneration: generation))
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
             return
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
+        }
+        guard kind == AMQP_RESPONSE_LIBRARY_EXCEPTION else {
+            return try AMQPStatus.check(reply, "lost the broker connection")
+        }
+        switch reply.library_error {
+        case AMQP_STATUS_TIMEOUT.rawValue:
+            return
+        case AMQP_STATUS_UNEXPECTED_STATE.rawValue:
             // Another frame came first: a confirm, a close, or a returned message.
             var frame = amqp_frame_t()
             try AMQPStatus.check(amqp_simple_wait_frame(session.state, &frame), "cannot read a frame from the broker")

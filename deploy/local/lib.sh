@@ -32,6 +32,13 @@ require_swift() {
     command -v swift >/dev/null || die "swift is not on PATH (expected the Swift 6 toolchain at /opt/swift/usr/bin)"
 }
 
+# running PID: alive and not a zombie waiting for its parent to reap it.
+running() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
