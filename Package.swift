@@ -72,9 +72,10 @@ let package = Package(
         .executableTarget(name: "csv-writer", dependencies: ["Pipeline"]),
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging"]),
-        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore"]),
+        .target(name: "TestCorpus", path: "Tests/TestCorpus"),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

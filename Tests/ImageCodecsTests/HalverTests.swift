@@ -1,22 +1,8 @@
 import Foundation
 import HalfsizeCore
 import ImageCodecs
+import TestCorpus
 import Testing
-
-/// ../shared/corpus beside the project root.
-enum Corpus {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
-
-    static func files(_ folder: String = "") -> [URL] {
-        let directory = folder.isEmpty ? root : root.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().map { directory.appendingPathComponent($0) }
-    }
-
-    static func bytes(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }
-    static func bytes(_ relative: String) throws -> [UInt8] { try bytes(root.appendingPathComponent(relative)) }
-}
 
 /// Mean absolute difference per sample and PSNR between two same-sized 8-bit buffers.
 func psnr(_ a: PixelBuffer, _ b: PixelBuffer) -> Double {
@@ -53,6 +39,12 @@ func referenceHalf(_ full: PixelBuffer) -> PixelBuffer {
 
 @Suite("Halving the corpus")
 struct CorpusTests {
+    @Test func corpusIsPresent() {
+        // Without it the parameterised tests below would run no cases at all.
+        #expect(Corpus.files().count >= 19, "no corpus at \(Corpus.root.path): set HALFSIZE_TEST_CORPUS")
+        #expect(Corpus.files("pitfalls").count >= 6, "no pitfalls at \(Corpus.root.path)/pitfalls")
+    }
+
     @Test(arguments: Corpus.files() + Corpus.files("pitfalls"))
     func halvesToHalfTheUprightSize(_ file: URL) throws {
         let input = try Corpus.bytes(file)

@@ -3,6 +3,7 @@ import Foundation
 import HalfsizeCore
 import Logging
 import ServiceLifecycle
+import TestCorpus
 import Testing
 
 /// libcurl against a real local HTTP server: the codes a download can end with.

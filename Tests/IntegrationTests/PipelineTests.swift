@@ -4,6 +4,7 @@ import ImageCodecs
 import JobStore
 import Logging
 import ProductCSV
+import TestCorpus
 import Testing
 
 /// End to end through the real executables, RabbitMQ and PostgreSQL. Serialized: the tests
@@ -43,6 +44,7 @@ struct PipelineTests {
     func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {
         // 22 rows, 2–3 URLs each, cycling through every corpus file; row 5 has one URL that answers 404.
         let files = Corpus.images
+        try #require(!files.isEmpty, "no corpus at \(Corpus.root.path): set HALFSIZE_TEST_CORPUS")
         var lines = ["S. No.,Product Name,Brand,Input Image Urls"]
         var expectedURLs: [[String]] = []
         var cursor = 0

@@ -5,6 +5,7 @@ import ImageCodecs
 import JobStore
 import Logging
 import ServiceLifecycle
+import TestCorpus
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -22,21 +23,6 @@ struct IntegrationEnvironment: Sendable {
         let binaries = environment["HALFSIZE_TEST_BIN_DIR"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         return IntegrationEnvironment(brokerURL: broker, databaseURL: database, binaries: binaries)
-    }()
-}
-
-enum Corpus {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
-
-    /// Every JPEG and PNG of the corpus and its pitfalls, as paths relative to the corpus.
-    static let images: [String] = {
-        func list(_ folder: String) -> [String] {
-            let directory = folder.isEmpty ? root : root.appendingPathComponent(folder)
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-            return names.filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted().map { folder.isEmpty ? $0 : "\(folder)/\($0)" }
-        }
-        return list("") + list("pitfalls")
     }()
 }
 
