@@ -10,7 +10,7 @@ public struct HalvingOptions: Sendable {
     public var maximumPixels: Int
     /// Progressive JPEGs with more scans than this are refused (a decompression-bomb guard).
     public var maximumScans: Int
-    /// zlib level for PNG output, 0…9.
+    /// libdeflate compression level for PNG output, 0…12 (6 is its default; 9 is about zlib 9).
     public var pngCompressionLevel: Int
 
     public init(quality: Int = 85, maximumPixels: Int = 50_000_000, maximumScans: Int = 100, pngCompressionLevel: Int = 6) {
@@ -47,6 +47,10 @@ public enum Halver {
 
     /// The halved length of a side: (n + 1) / 2.
     public static func halvedLength(_ length: Int) -> Int { (length + 1) / 2 }
+
+    /// Tunes the allocator for a process that halves image after image: freed decoder buffers
+    /// stay in the process for the next image instead of being faulted in and zeroed again.
+    public static func keepFreedBuffersForReuse() { hs_malloc_keep_freed_blocks() }
 }
 
 /// Turns the C codecs' status codes into thrown errors: the one place that reads them.

@@ -14,8 +14,9 @@ public enum ImageDecoder {
     public static func decode(_ input: [UInt8], maximumPixels: Int = 200_000_000) throws(HalfsizeError) -> Decoded {
         switch ImageFormat.detect(input) {
         case .jpeg:
-            let decoded = try DecodedJPEG(input, scaleDenominator: 1, maximumPixels: maximumPixels, maximumScans: 0)
-            return Decoded(pixels: decoded.pixels, format: .jpeg, orientation: decoded.orientation)
+            return try JPEGDecoder.with(input, scaleDenominator: 1, maximumPixels: maximumPixels, maximumScans: 0) { decoder throws(HalfsizeError) in
+                Decoded(pixels: try decoder.readPixels(), format: .jpeg, orientation: decoder.orientation)
+            }
         case .png:
             return Decoded(pixels: try DecodedPNG(input, maximumPixels: maximumPixels).pixels, format: .png, orientation: .up)
         case let other:

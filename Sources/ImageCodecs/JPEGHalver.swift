@@ -2,38 +2,83 @@ import CHalfsizeShims
 import CJPEG
 import HalfsizeCore
 
-/// A decoded JPEG: grey or RGB pixels (CMYK already converted), as stored, plus what the
-/// encoder and the orientation step need.
-struct DecodedJPEG {
-    var pixels: PixelBuffer
-    var orientation: Orientation
-    var icc: [UInt8]
-    var sourceWidth: Int, sourceHeight: Int
-    var warning: String?
-    var warningCount: Int
+/// A JPEG whose header has been read and whose decompression has started (at 1/scale size, in
+/// the DCT domain). Only `JPEGDecoder.with` makes one, and it must not outlive that call: libjpeg
+/// reads the input bytes in place.
+final class JPEGDecoder {
+    private let handle: OpaquePointer
+    private var info: hs_jpeg_info { hs_jpeg_decoder_info(handle).pointee }
 
-    /// Decodes at 1/scaleDenominator size in the DCT domain.
-    init(_ input: [UInt8], scaleDenominator: Int, maximumPixels: Int, maximumScans: Int) throws(HalfsizeError) {
-        var decoded = hs_jpeg_image()
-        let status = input.withUnsafeBufferPointer { buffer in
-            hs_jpeg_decode(buffer.baseAddress, buffer.count, Int32(scaleDenominator), UInt64(maximumPixels), Int32(maximumScans), &decoded)
+    private init(handle: OpaquePointer) { self.handle = handle }
+    deinit { hs_jpeg_decoder_close(handle) }
+
+    /// Opens `input` and runs `body` with its decoder while the input's storage is pinned.
+    static func with<Result>(_ input: [UInt8], scaleDenominator: Int, maximumPixels: Int, maximumScans: Int,
+                             _ body: (JPEGDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
+        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
+            var handle: OpaquePointer?
+            let status = hs_jpeg_decoder_open(buffer.baseAddress, buffer.count, Int32(scaleDenominator), UInt64(maximumPixels),
+                                              Int32(maximumScans), &handle)
+            guard let handle else { return .failure(HalfsizeError(.outOfMemory, "not enough memory for a JPEG decoder")) }
+            let decoder = JPEGDecoder(handle: handle)
+            return Swift.Result { () throws(HalfsizeError) -> Result in
+                try decoder.check(status)
+                return try body(decoder)
+            }
         }
-        defer { hs_jpeg_image_free(&decoded) }
-        let message = CodecStatus.message(&decoded.message)
-        try CodecStatus.check(status, format: "JPEG", message: message)
-        let width = Int(decoded.width), height = Int(decoded.height), components = Int(decoded.components)
-        pixels = PixelBuffer(width: width, height: height, channels: components,
-                             bytes: Array(UnsafeBufferPointer(start: decoded.pixels, count: width * height * components)))
-        if decoded.color_space == Int32(JCS_CMYK.rawValue) {
-            pixels = JPEGHalver.cmykToRGB(pixels, inverted: decoded.adobe_inverted_cmyk != 0)
+        return try outcome.get()
+    }
+
+    var width: Int { Int(info.width) }
+    var height: Int { Int(info.height) }
+    /// 1 (grey) or 3 (RGB): CMYK and YCCK arrive converted.
+    var channels: Int { Int(info.components) }
+    var sourceWidth: Int { Int(info.source_width) }
+    var sourceHeight: Int { Int(info.source_height) }
+    var orientation: Orientation {
+        let info = self.info
+        guard let exif = info.exif else { return .up }
+        return Orientation.fromEXIF(Array(UnsafeBufferPointer(start: exif, count: Int(info.exif_length))))
+    }
+    var iccProfile: [UInt8] {
+        let info = self.info
+        guard let icc = info.icc else { return [] }
+        return Array(UnsafeBufferPointer(start: icc, count: Int(info.icc_length)))
+    }
+    /// The first decoder warning and how many there were (so far).
+    var warning: (text: String?, count: Int) {
+        var info = self.info
+        let count = Int(info.warnings)
+        return (count > 0 ? CodecStatus.message(&info.message) : nil, count)
+    }
+
+    /// Decodes every row, as stored.
+    func readPixels() throws(HalfsizeError) -> PixelBuffer {
+        let count = width * height * channels
+        var status: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            status = hs_jpeg_decoder_read(handle, buffer.baseAddress)
+            initialized = count  // on failure the bytes are thrown away below
         }
-        let exif = decoded.exif.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.exif_length))) } ?? []
-        orientation = Orientation.fromEXIF(exif)
-        icc = decoded.icc.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.icc_length))) } ?? []
-        sourceWidth = Int(decoded.source_width)
-        sourceHeight = Int(decoded.source_height)
-        warningCount = Int(decoded.warnings)
-        warning = warningCount > 0 ? message : nil
+        try check(status)
+        return PixelBuffer(width: width, height: height, channels: channels, bytes: bytes)
+    }
+
+    /// Decodes and re-encodes row by row: for upright images no whole-image buffer exists.
+    func transcode(quality: Int, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
+        var output: UnsafeMutablePointer<UInt8>?
+        var length: UInt = 0
+        let status = icc.withUnsafeBufferPointer { profile in
+            hs_jpeg_decoder_transcode(handle, Int32(quality), profile.baseAddress, UInt32(profile.count), &output, &length)
+        }
+        defer { hs_free(output) }
+        try check(status)
+        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+    }
+
+    private func check(_ status: Int32) throws(HalfsizeError) {
+        var info = self.info
+        try CodecStatus.check(status, format: "JPEG", message: CodecStatus.message(&info.message))
     }
 }
 
@@ -42,18 +87,27 @@ struct DecodedJPEG {
 /// kept and every other marker (EXIF, GPS, XMP, comments) dropped.
 enum JPEGHalver {
     static func halve(_ input: [UInt8], options: HalvingOptions) throws(HalfsizeError) -> HalvedImage {
-        let decoded = try DecodedJPEG(input, scaleDenominator: 2, maximumPixels: options.maximumPixels, maximumScans: options.maximumScans)
-        let pixels = decoded.pixels.oriented(decoded.orientation)
-        var icc = decoded.icc
-        let wanted = pixels.channels == 1 ? "GRAY" : "RGB "
-        if !icc.isEmpty, ICCProfile.colorSpace(icc) != wanted { icc = [] }  // a CMYK profile no longer describes the pixels
+        try JPEGDecoder.with(input, scaleDenominator: 2, maximumPixels: options.maximumPixels,
+                             maximumScans: options.maximumScans) { decoder throws(HalfsizeError) in
+            let orientation = decoder.orientation
+            var icc = decoder.iccProfile
+            let wanted = decoder.channels == 1 ? "GRAY" : "RGB "
+            if !icc.isEmpty, ICCProfile.colorSpace(icc) != wanted { icc = [] }  // a CMYK profile no longer describes the pixels
 
-        let encoded = try encode(pixels, quality: options.quality, icc: icc)
-        let (inputWidth, inputHeight) = decoded.orientation.swapsDimensions
-            ? (decoded.sourceHeight, decoded.sourceWidth) : (decoded.sourceWidth, decoded.sourceHeight)
-        return HalvedImage(bytes: encoded, format: .jpeg, inputWidth: inputWidth, inputHeight: inputHeight,
-                           outputWidth: pixels.width, outputHeight: pixels.height,
-                           warning: decoded.warning, warningCount: decoded.warningCount)
+            let bytes: [UInt8]
+            if orientation == .up {
+                bytes = try decoder.transcode(quality: options.quality, icc: icc)
+            } else {
+                bytes = try encode(try decoder.readPixels().oriented(orientation), quality: options.quality, icc: icc)
+            }
+            let (outputWidth, outputHeight) = orientation.swapsDimensions ? (decoder.height, decoder.width) : (decoder.width, decoder.height)
+            let (inputWidth, inputHeight) = orientation.swapsDimensions
+                ? (decoder.sourceHeight, decoder.sourceWidth) : (decoder.sourceWidth, decoder.sourceHeight)
+            let warning = decoder.warning
+            return HalvedImage(bytes: bytes, format: .jpeg, inputWidth: inputWidth, inputHeight: inputHeight,
+                               outputWidth: outputWidth, outputHeight: outputHeight,
+                               warning: warning.text, warningCount: warning.count)
+        }
     }
 
     static func encode(_ pixels: PixelBuffer, quality: Int, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
@@ -63,31 +117,11 @@ enum JPEGHalver {
         let status = pixels.bytes.withUnsafeBufferPointer { source in
             icc.withUnsafeBufferPointer { profile in
                 hs_jpeg_encode(source.baseAddress, Int32(pixels.width), Int32(pixels.height), Int32(pixels.channels),
-                               Int32(quality), 0, profile.baseAddress, UInt32(profile.count), &output, &length, &message)
+                               Int32(quality), profile.baseAddress, UInt32(profile.count), &output, &length, &message)
             }
         }
         defer { hs_free(output) }
         try CodecStatus.check(status, format: "JPEG", message: CodecStatus.text(message), encoding: true)
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))
-    }
-
-    /// CMYK to RGB as R = (255 - C)(255 - K) / 255, …; Adobe files store the inks inverted.
-    static func cmykToRGB(_ cmyk: PixelBuffer, inverted: Bool) -> PixelBuffer {
-        let count = cmyk.width * cmyk.height
-        var rgb = [UInt8](repeating: 0, count: count * 3)
-        cmyk.bytes.withUnsafeBufferPointer { source in
-            rgb.withUnsafeMutableBufferPointer { destination in
-                for index in 0..<count {
-                    let base = index * 4
-                    var c = Int(source[base]), m = Int(source[base + 1]), y = Int(source[base + 2]), k = Int(source[base + 3])
-                    if !inverted { (c, m, y, k) = (255 - c, 255 - m, 255 - y, 255 - k) }
-                    // Now each value is 255 minus the ink: multiply the remaining light.
-                    destination[index * 3] = UInt8((c * k + 127) / 255)
-                    destination[index * 3 + 1] = UInt8((m * k + 127) / 255)
-                    destination[index * 3 + 2] = UInt8((y * k + 127) / 255)
-                }
-            }
-        }
-        return PixelBuffer(width: cmyk.width, height: cmyk.height, channels: 3, bytes: rgb)
     }
 }

@@ -16,12 +16,11 @@ public enum HalveCommand {
         var seconds = 0.0
         for path in files {
             let url = URL(fileURLWithPath: path)
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let input = readFile(path) else {
                 print("\(path)\tFAILED\tstorage_error: cannot read the file")
                 failures += 1
                 continue
             }
-            let input = [UInt8](data)
             let start = ContinuousClock.now
             do {
                 let halved = try Halver.halve(input, options: options)
@@ -45,6 +44,11 @@ public enum HalveCommand {
         let ratio = bytesIn > 0 ? Double(bytesOut) / Double(bytesIn) : 0
         print("halved \(succeeded) of \(files.count) files: \(bytesIn) -> \(bytesOut) bytes (\(String(format: "%.3f", ratio))), \(String(format: "%.1f", Double(pixelsIn) / 1_000_000)) MP in \(String(format: "%.3f", seconds)) s, \(String(format: "%.1f", rate)) MP/s")
         return failures == 0 ? 0 : 1
+    }
+
+    /// The file's bytes; the `Data` they were read into is gone before decoding starts.
+    private static func readFile(_ path: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
     }
 }
 

@@ -24,7 +24,7 @@ struct ResizerSettings: ProgramSettingsProtocol {
             maximumPixels: reader.integer("HALFSIZE_MAX_PIXELS", default: 50_000_000, in: 1...1_000_000_000,
                                           "largest image accepted, in pixels, checked from the header before decoding"),
             maximumScans: reader.integer("HALFSIZE_MAX_SCANS", default: 100, in: 1...10_000, "most progressive JPEG scans accepted"),
-            pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...9, "zlib level of PNG output"))
+            pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...12, "libdeflate level of PNG output (0 stores, 12 is smallest and slowest)"))
         let outputDirectory = reader.string("HALFSIZE_OUT", default: "halved", "with `resizer halve`: the directory results are written to")
         self.outputDirectory = URL(fileURLWithPath: outputDirectory)
         if reader.positional.first == "halve" {
@@ -40,6 +40,7 @@ enum Resizer {
     static func main() async {
         await ProgramMain.run(program: "resizer", summary: "halves the images of the halfsize.resize queue; `resizer halve FILE…` halves files",
                               read: ResizerSettings.init(reading:)) { settings, logger in
+            Halver.keepFreedBuffersForReuse()
             if let files = settings.halveFiles {
                 exit(HalveCommand.run(files: files, outputDirectory: settings.outputDirectory, options: settings.options))
             }

@@ -60,29 +60,40 @@ enum {
     HS_NO_MEMORY = 3,
 };
 
+/// What a JPEG decoder knows once decompression has started.
 typedef struct {
-    unsigned char *pixels;        // malloc'd, width*height*components, rows packed
-    int width, height, components;
+    int width, height;            // of the output, after DCT scaling
+    int components;               // 1 grey or 3 RGB (CMYK and YCCK are converted to RGB)
     int source_width, source_height;
-    int color_space;              // J_COLOR_SPACE of the output (JCS_GRAYSCALE, JCS_RGB, JCS_CMYK)
-    int adobe_inverted_cmyk;      // Adobe marker present on a CMYK/YCCK file: values are inverted
-    unsigned char *exif;          // malloc'd APP1 payload after "Exif\0\0", or NULL
+    int source_is_cmyk;
+    unsigned char *exif;          // APP1 payload after "Exif\0\0", or NULL; owned by the decoder
     unsigned int exif_length;
-    unsigned char *icc;           // malloc'd ICC profile, or NULL
+    unsigned char *icc;           // ICC profile, or NULL; owned by the decoder
     unsigned int icc_length;
     int warnings;
     char message[200];            // error message, or the first warning
-} hs_jpeg_image;
+} hs_jpeg_info;
 
-/// Decodes with DCT-domain scaling 1/scale_denom. Checks the pixel count from the header
-/// before allocating; max_scans bounds progressive scans (0: no bound).
-int hs_jpeg_decode(const unsigned char *data, size_t length, int scale_denom, uint64_t max_pixels,
-                   int max_scans, hs_jpeg_image *image);
-void hs_jpeg_image_free(hs_jpeg_image *image);
+/// A JPEG decoder between its header and its last row. Every call runs its libjpeg work inside
+/// its own setjmp frame, so a corrupt image returns a status instead of exiting.
+typedef struct hs_jpeg_decoder hs_jpeg_decoder;
+
+/// Reads the header, checks the pixel count before any pixel memory exists, and starts
+/// decompression at 1/scale_denom in the DCT domain. max_scans bounds progressive scans (0: none).
+/// *decoder is set even on failure and must be closed; `data` must outlive it.
+int hs_jpeg_decoder_open(const unsigned char *data, size_t length, int scale_denom, uint64_t max_pixels,
+                         int max_scans, hs_jpeg_decoder **decoder);
+const hs_jpeg_info *hs_jpeg_decoder_info(const hs_jpeg_decoder *decoder);
+/// Decodes every row into `pixels` (width * height * components bytes).
+int hs_jpeg_decoder_read(hs_jpeg_decoder *decoder, unsigned char *pixels);
+/// Decodes and encodes row by row without a whole-image buffer; *output is malloc'd.
+int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, const unsigned char *icc, unsigned int icc_length,
+                              unsigned char **output, unsigned long *output_length);
+void hs_jpeg_decoder_close(hs_jpeg_decoder *decoder);
 
 /// Encodes packed 8-bit grey (1) or RGB (3) rows; *output is malloc'd.
 int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
-                   int progressive, const unsigned char *icc, unsigned int icc_length,
+                   const unsigned char *icc, unsigned int icc_length,
                    unsigned char **output, unsigned long *output_length, char message[200]);
 
 typedef struct {
@@ -111,5 +122,10 @@ int hs_png_encode(const unsigned char *pixels, int width, int height, int channe
                   unsigned char **output, size_t *output_length, char message[200]);
 
 void hs_free(void *pointer);
+
+// MARK: - allocator
+
+/// Keeps freed buffers in the process for the next image instead of returning them to the kernel.
+void hs_malloc_keep_freed_blocks(void);
 
 #endif
