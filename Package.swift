@@ -23,10 +23,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // The one C target: typed wrappers for variadic functions and every setjmp/longjmp span.
         .target(
             name: "CHalfsizeShims",
-            dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG"],
+            dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG", "CDeflate"],
             cSettings: [.unsafeFlags(["-O2"])]
         ),
 
