@@ -1,6 +1,7 @@
 import Foundation
 import HalfsizeCore
 import ImageCodecs
+import Synchronization
 import TestCorpus
 import Testing
 
@@ -151,6 +152,23 @@ struct CorpusTests {
     }
 }
 
+@Suite("Halving on many threads")
+struct ConcurrencyTests {
+    @Test func threadsGiveTheSameBytesAsOneThread() throws {
+        let inputs = try (Corpus.files() + Corpus.files("pitfalls")).map { try Corpus.bytes($0) }
+        let expected = inputs.map { try? Halver.halve($0).bytes }
+        let results = Mutex<[[UInt8]?]>(Array(repeating: nil, count: inputs.count * 3))
+        DispatchQueue.concurrentPerform(iterations: inputs.count * 3) { index in
+            let bytes = try? Halver.halve(inputs[index % inputs.count]).bytes
+            results.withLock { $0[index] = bytes }
+        }
+        let collected = results.withLock { $0 }
+        for index in 0..<inputs.count * 3 {
+            #expect(collected[index] == expected[index % inputs.count], "input \(index % inputs.count)")
+        }
+    }
+}
+
 @Suite("Broken inputs")
 struct BrokenInputTests {
     func code(_ bytes: [UInt8]) -> ErrorCode? {
@@ -189,6 +207,25 @@ struct BrokenInputTests {
         ihdr += bigEndian(100_000) + bigEndian(100_000) + [8, 2, 0, 0, 0]
         let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + bigEndian(13) + ihdr + bigEndian(crc32(ihdr))
         #expect(code(png) == .tooLarge)
+    }
+
+    @Test func hugeJPEGDimensionsAreRefusedFromTheHeader() throws {
+        var input = try Corpus.bytes("j16_building_0.5mp.jpg")
+        // Rewrite the frame header's height and width (SOF0/SOF2: FF C0/C2, length, precision, H, W).
+        let sof = try #require(input.indices.dropLast(9).first { input[$0] == 0xFF && (input[$0 + 1] == 0xC0 || input[$0 + 1] == 0xC2) })
+        input.replaceSubrange(sof + 5..<sof + 9, with: [0xEA, 0x60, 0xEA, 0x60])  // 60000 x 60000
+        #expect(code(input) == .tooLarge)
+    }
+
+    @Test func progressiveScansAreBounded() throws {
+        let input = try Corpus.bytes("j02_seeding_16mp.jpg")  // progressive, about 10 scans
+        do {
+            _ = try Halver.halve(input, options: HalvingOptions(maximumScans: 3))
+            Issue.record("a progressive JPEG with more scans than the limit was accepted")
+        } catch {
+            #expect(error.code == .corruptImage)
+            #expect(error.message.contains("more than 3 progressive scans"))
+        }
     }
 
     @Test func otherFormatsAreNamed() throws {
