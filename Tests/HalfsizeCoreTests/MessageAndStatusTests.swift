@@ -1,6 +1,7 @@
 import Foundation
 import HalfsizeCore
 import Messaging
+import Synchronization
 import Testing
 
 @Suite("Message codec")
@@ -45,6 +46,19 @@ struct JobReferenceTests {
         #expect(JobReference(previous.rawValue) == previous)
         #expect(JobReference("not a reference") == nil)
         #expect(JobReference("0123456789ABCDEFGHJKMNPQRI") == nil)  // I is not Crockford base32
+    }
+}
+
+extension JobReferenceTests {
+    @Test func uniqueWhenGeneratedOnManyThreadsAtOnce() {
+        let references = Mutex<[JobReference]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            let batch = (0..<1000).map { _ in JobReference.generate() }
+            references.withLock { $0 += batch }
+        }
+        let all = references.withLock { $0 }
+        #expect(all.count == 8000)
+        #expect(Set(all).count == all.count)
     }
 }
 

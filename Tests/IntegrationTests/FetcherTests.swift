@@ -36,6 +36,12 @@ struct FetcherTests {
                 for _ in 0..<40 { group.addTask { try await fetcher.fetch(server.url("corpus/j20_squirrel_0.2mp.jpg")).bytes.count } }
                 for try await count in group { #expect(count == expected.count) }
             }
+            // The issue asks for at least 32 transfers in flight per process: hold 40 at the server.
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<40 { group.addTask { try await fetcher.fetch(server.url("held/j20_squirrel_0.2mp.jpg")).bytes.count } }
+                for try await count in group { #expect(count == expected.count) }
+            }
+            #expect(server.peakHeldRequests >= 32, "at most \(server.peakHeldRequests) downloads were in flight at once")
             #expect(await code(fetcher, server.url("corpus/nope.jpg")) == .httpStatus)
             #expect(await code(fetcher, server.url("corpus/j02_seeding_16mp.jpg")) == .downloadTooLarge)
             #expect(await code(fetcher, server.url("slow/j20_squirrel_0.2mp.jpg")) == .downloadTimeout)

@@ -5,6 +5,7 @@ import ImageCodecs
 import JobStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TestCorpus
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -44,10 +45,15 @@ func freePort() throws -> Int {
 }
 
 /// A local HTTP server for the tests' images: `/corpus/…` serves ../shared/corpus, `/slow/…` the
-/// same after a pause, anything else is a 404.
+/// same after a pause, `/held/…` the same after a short hold while counting the requests in
+/// flight, anything else is a 404.
 final class ImageServer: Sendable {
     let port: Int
     let group: ServiceGroup
+    private let held: InFlightCounter
+
+    /// The most `/held/` requests the server has had in flight at once.
+    var peakHeldRequests: Int { held.peak }
 
     static func start(slowDelay: Duration = .seconds(3)) async throws -> ImageServer {
         let router = Router()
@@ -63,6 +69,13 @@ final class ImageServer: Sendable {
             try await Task.sleep(for: slowDelay)
             return try await serve(String(request.uri.path.dropFirst("/slow/".count)))
         }
+        let held = InFlightCounter()
+        router.get("/held/**") { request, _ in
+            held.enter()
+            defer { held.leave() }
+            try await Task.sleep(for: .milliseconds(500))
+            return try await serve(String(request.uri.path.dropFirst("/held/".count)))
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test.images")
         logger.logLevel = .warning
@@ -73,17 +86,26 @@ final class ImageServer: Sendable {
         Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else { throw HalfsizeError(.invalidConfiguration, "image server did not start") }
-        return ImageServer(port: port, group: group)
+        return ImageServer(port: port, group: group, held: held)
     }
 
-    init(port: Int, group: ServiceGroup) {
+    private init(port: Int, group: ServiceGroup, held: InFlightCounter) {
         self.port = port
         self.group = group
+        self.held = held
     }
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
 
     func stop() { Task { [group] in await group.triggerGracefulShutdown() } }
+}
+
+/// Counts requests in flight and remembers the most there were at once.
+final class InFlightCounter: Sendable {
+    private let counts = Mutex<(current: Int, peak: Int)>((0, 0))
+    var peak: Int { counts.withLock { $0.peak } }
+    func enter() { counts.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) } }
+    func leave() { counts.withLock { $0.current -= 1 } }
 }
 
 /// The four real executables, started against the test broker and database.
