@@ -56,33 +56,41 @@ static void write_to_memory(png_structp png, png_bytep source, size_t length) {
 
 static void flush_memory(png_structp png) { (void)png; }
 
-void hs_png_image_free(hs_png_image *image) {
-    free(image->pixels);
-    free(image->icc);
-    image->pixels = image->icc = NULL;
+struct hs_png_decoder {
+    hs_png_info info;
+    png_guard_t guard;
+    png_structp png;
+    png_infop png_info;
+};
+
+const hs_png_info *hs_png_decoder_info(const hs_png_decoder *decoder) { return &decoder->info; }
+
+void hs_png_decoder_close(hs_png_decoder *decoder) {
+    if (decoder == NULL) return;
+    png_destroy_read_struct(&decoder->png, &decoder->png_info, NULL);
+    free(decoder->info.icc);
+    free(decoder);
 }
 
-int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels, hs_png_image *image) {
-    memset(image, 0, sizeof *image);
-    png_guard_t guard = {0};
-    guard.message = image->message;
-    guard.warnings = &image->warnings;
-    guard.input = data;
-    guard.input_length = length;
-    png_bytep *volatile rows = NULL;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &guard, guard_error, guard_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (png == NULL || info == NULL) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        snprintf(image->message, sizeof image->message, "out of memory for the PNG decoder");
+int hs_png_decoder_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_png_decoder **result) {
+    hs_png_decoder *decoder = calloc(1, sizeof *decoder);
+    *result = decoder;
+    if (decoder == NULL) return HS_NO_MEMORY;
+    hs_png_info *info = &decoder->info;
+    png_guard_t *guard = &decoder->guard;
+    guard->message = info->message;
+    guard->warnings = &info->warnings;
+    guard->input = data;
+    guard->input_length = length;
+    decoder->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, guard, guard_error, guard_warning);
+    decoder->png_info = decoder->png ? png_create_info_struct(decoder->png) : NULL;
+    if (decoder->png == NULL || decoder->png_info == NULL) {
+        snprintf(info->message, sizeof info->message, "out of memory for the PNG decoder");
         return HS_NO_MEMORY;
     }
-    if (setjmp(guard.jump)) {
-        png_destroy_read_struct(&png, &info, NULL);
-        free(rows);
-        hs_png_image_free(image);
-        return guard.result;
-    }
+    png_structp png = decoder->png;
+    png_infop png_info = decoder->png_info;
+    if (setjmp(guard->jump)) return guard->result;
     if (length < 8 || png_sig_cmp(data, 0, 8) != 0) png_error(png, "not a PNG signature");
     // The size comes from IHDR before libpng reads further, so a huge claim fails as too large
     // even when the rest of the file is missing.
@@ -90,7 +98,7 @@ int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels,
         uint64_t claimed_width = (uint64_t)data[16] << 24 | data[17] << 16 | data[18] << 8 | data[19];
         uint64_t claimed_height = (uint64_t)data[20] << 24 | data[21] << 16 | data[22] << 8 | data[23];
         if (claimed_width * claimed_height > max_pixels) {
-            guard.result = HS_TOO_LARGE;
+            guard->result = HS_TOO_LARGE;
             char text[200];
             snprintf(text, sizeof text, "%llu x %llu pixels is more than the limit of %llu", (unsigned long long)claimed_width,
                      (unsigned long long)claimed_height, (unsigned long long)max_pixels);
@@ -103,61 +111,73 @@ int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels,
     // A wrong or outdated ICC profile is a reason to warn, not to refuse the picture.
     png_set_benign_errors(png, 1);
     png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
-    png_set_read_fn(png, &guard, read_from_memory);
-    png_read_info(png, info);
+    png_set_read_fn(png, guard, read_from_memory);
+    png_read_info(png, png_info);
 
-    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
-    image->source_bit_depth = png_get_bit_depth(png, info);
-    image->source_color_type = png_get_color_type(png, info);
-    image->interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+    info->source_bit_depth = png_get_bit_depth(png, png_info);
+    info->source_color_type = png_get_color_type(png, png_info);
+    info->interlaced = png_get_interlace_type(png, png_info) != PNG_INTERLACE_NONE;
     png_colorp palette = NULL;
     int palette_size = 0;
-    if (image->source_color_type == PNG_COLOR_TYPE_PALETTE && png_get_PLTE(png, info, &palette, &palette_size)) {
+    if (info->source_color_type == PNG_COLOR_TYPE_PALETTE && png_get_PLTE(png, png_info, &palette, &palette_size)) {
         png_bytep alpha = NULL;
         int alpha_count = 0;
-        png_get_tRNS(png, info, &alpha, &alpha_count, NULL);
+        png_get_tRNS(png, png_info, &alpha, &alpha_count, NULL);
         if (palette_size > 256) palette_size = 256;
         for (int i = 0; i < palette_size; i++) {
-            image->palette[4 * i] = palette[i].red;
-            image->palette[4 * i + 1] = palette[i].green;
-            image->palette[4 * i + 2] = palette[i].blue;
-            image->palette[4 * i + 3] = alpha != NULL && i < alpha_count ? alpha[i] : 255;
+            info->palette[4 * i] = palette[i].red;
+            info->palette[4 * i + 1] = palette[i].green;
+            info->palette[4 * i + 2] = palette[i].blue;
+            info->palette[4 * i + 3] = alpha != NULL && i < alpha_count ? alpha[i] : 255;
         }
-        image->palette_size = palette_size;
+        info->palette_size = palette_size;
     }
     png_charp icc_name = NULL;
     int icc_compression = 0;
     png_bytep icc = NULL;
     png_uint_32 icc_length = 0;
-    if (png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &icc_length) && icc_length > 0) {
-        image->icc = malloc(icc_length);
-        if (image->icc != NULL) {
-            memcpy(image->icc, icc, icc_length);
-            image->icc_length = icc_length;
-            snprintf(image->icc_name, sizeof image->icc_name, "%s", icc_name);
+    if (png_get_iCCP(png, png_info, &icc_name, &icc_compression, &icc, &icc_length) && icc_length > 0) {
+        info->icc = malloc(icc_length);
+        if (info->icc != NULL) {
+            memcpy(info->icc, icc, icc_length);
+            info->icc_length = icc_length;
+            snprintf(info->icc_name, sizeof info->icc_name, "%s", icc_name);
         }
     }
     // Everything becomes 8-bit grey, grey+alpha, RGB or RGBA.
     png_set_expand(png);            // palette -> RGB, low-bit grey -> 8-bit, tRNS -> alpha
     png_set_scale_16(png);          // 16-bit -> 8-bit with rounding (v * 255 / 65535)
     png_set_interlace_handling(png);
-    png_read_update_info(png, info);
+    png_read_update_info(png, png_info);
+    info->width = (int)png_get_image_width(png, png_info);
+    info->height = (int)png_get_image_height(png, png_info);
+    info->channels = png_get_channels(png, png_info);
+    return HS_OK;
+}
 
-    image->width = (int)width;
-    image->height = (int)height;
-    image->channels = png_get_channels(png, info);
-    size_t stride = png_get_rowbytes(png, info);
-    image->pixels = malloc(stride * height);
-    rows = malloc(sizeof(png_bytep) * height);
-    if (image->pixels == NULL || rows == NULL) {
-        guard.result = HS_NO_MEMORY;
-        png_error(png, "out of memory for the pixels");
+int hs_png_decoder_read_rows(hs_png_decoder *decoder, unsigned char *pixels, int count) {
+    if (setjmp(decoder->guard.jump)) return decoder->guard.result;
+    if (decoder->info.interlaced) png_error(decoder->png, "an interlaced image is read whole");
+    size_t stride = (size_t)decoder->info.width * (size_t)decoder->info.channels;
+    for (int i = 0; i < count; i++) png_read_row(decoder->png, pixels + stride * (size_t)i, NULL);
+    return HS_OK;
+}
+
+int hs_png_decoder_read_image(hs_png_decoder *decoder, unsigned char *pixels) {
+    png_bytep *volatile rows = NULL;
+    if (setjmp(decoder->guard.jump)) {
+        free(rows);
+        return decoder->guard.result;
     }
-    for (png_uint_32 y = 0; y < height; y++) rows[y] = image->pixels + stride * y;
-    png_read_image(png, rows);
+    size_t stride = (size_t)decoder->info.width * (size_t)decoder->info.channels;
+    rows = malloc(sizeof(png_bytep) * (size_t)decoder->info.height);
+    if (rows == NULL) {
+        decoder->guard.result = HS_NO_MEMORY;
+        png_error(decoder->png, "out of memory for the row table");
+    }
+    for (int y = 0; y < decoder->info.height; y++) rows[y] = pixels + stride * (size_t)y;
+    png_read_image(decoder->png, rows);
     free(rows);
-    rows = NULL;
-    png_destroy_read_struct(&png, &info, NULL);
     return HS_OK;
 }
 

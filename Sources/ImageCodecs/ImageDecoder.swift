@@ -18,7 +18,9 @@ public enum ImageDecoder {
                 Decoded(pixels: try decoder.readPixels(), format: .jpeg, orientation: decoder.orientation)
             }
         case .png:
-            return Decoded(pixels: try DecodedPNG(input, maximumPixels: maximumPixels).pixels, format: .png, orientation: .up)
+            return try PNGDecoder.with(input, maximumPixels: maximumPixels) { decoder throws(HalfsizeError) in
+                Decoded(pixels: try decoder.readImage(), format: .png, orientation: .up)
+            }
         case let other:
             throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not JPEG or PNG")
         }

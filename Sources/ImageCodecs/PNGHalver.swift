@@ -2,62 +2,113 @@ import CHalfsizeShims
 import CPNG
 import HalfsizeCore
 
-/// PNG: every colour type and depth is read as 8-bit grey, grey+alpha, RGB or RGBA (16-bit
-/// scaled to 8 with rounding), halved by a 2×2 average weighted by alpha, and written with the
-/// iCCP profile kept. A palette image is written as a palette image when its result still has at
-/// most 256 colours.
-/// A decoded PNG: 8-bit pixels and what the encoder needs to keep.
-struct DecodedPNG {
-    var pixels: PixelBuffer
-    var sourceColorType: Int32
-    /// A palette source's entries, RGBA.
-    var sourcePalette: [UInt8]
-    var icc: [UInt8]
-    var iccName: String
-    var warning: String?
-    var warningCount: Int
+/// A PNG whose header has been read. Only `PNGDecoder.with` makes one, and it must not outlive
+/// that call: libpng reads the input bytes in place.
+final class PNGDecoder {
+    private let handle: OpaquePointer
+    private var info: hs_png_info { hs_png_decoder_info(handle).pointee }
 
-    init(_ input: [UInt8], maximumPixels: Int) throws(HalfsizeError) {
-        var decoded = hs_png_image()
-        let status = input.withUnsafeBufferPointer { buffer in
-            hs_png_decode(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &decoded)
+    private init(handle: OpaquePointer) { self.handle = handle }
+    deinit { hs_png_decoder_close(handle) }
+
+    /// Opens `input` and runs `body` with its decoder while the input's storage is pinned.
+    static func with<Result>(_ input: [UInt8], maximumPixels: Int,
+                             _ body: (PNGDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
+        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
+            var handle: OpaquePointer?
+            let status = hs_png_decoder_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &handle)
+            guard let handle else { return .failure(HalfsizeError(.outOfMemory, "not enough memory for a PNG decoder")) }
+            let decoder = PNGDecoder(handle: handle)
+            return Swift.Result { () throws(HalfsizeError) -> Result in
+                try decoder.check(status)
+                return try body(decoder)
+            }
         }
-        defer { hs_png_image_free(&decoded) }
-        let message = CodecStatus.message(&decoded.message)
-        try CodecStatus.check(status, format: "PNG", message: message)
-        let width = Int(decoded.width), height = Int(decoded.height), channels = Int(decoded.channels)
-        pixels = PixelBuffer(width: width, height: height, channels: channels,
-                             bytes: Array(UnsafeBufferPointer(start: decoded.pixels, count: width * height * channels)))
-        sourceColorType = decoded.source_color_type
-        let paletteSize = Int(decoded.palette_size)
-        sourcePalette = withUnsafeBytes(of: decoded.palette) { Array($0.prefix(paletteSize * 4)) }
-        icc = decoded.icc.map { Array(UnsafeBufferPointer(start: $0, count: Int(decoded.icc_length))) } ?? []
-        iccName = CodecStatus.message(&decoded.icc_name)
-        warningCount = Int(decoded.warnings)
-        warning = warningCount > 0 ? message : nil
+        return try outcome.get()
+    }
+
+    var width: Int { Int(info.width) }
+    var height: Int { Int(info.height) }
+    /// 8-bit channels: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
+    var channels: Int { Int(info.channels) }
+    var interlaced: Bool { info.interlaced != 0 }
+    var sourceColorType: Int32 { info.source_color_type }
+    /// A palette source's entries, RGBA.
+    var sourcePalette: [UInt8] {
+        var info = self.info
+        let count = Int(info.palette_size) * 4
+        return withUnsafeBytes(of: &info.palette) { Array($0.prefix(count)) }
+    }
+    var iccProfile: [UInt8] {
+        let info = self.info
+        guard let icc = info.icc else { return [] }
+        return Array(UnsafeBufferPointer(start: icc, count: Int(info.icc_length)))
+    }
+    var iccName: String {
+        var info = self.info
+        return CodecStatus.message(&info.icc_name)
+    }
+    /// The first decoder warning and how many there were (so far).
+    var warning: (text: String?, count: Int) {
+        var info = self.info
+        let count = Int(info.warnings)
+        return (count > 0 ? CodecStatus.message(&info.message) : nil, count)
+    }
+
+    /// Reads the next `count` rows of a non-interlaced image into `rows`.
+    func readRows(into rows: UnsafeMutablePointer<UInt8>, count: Int) throws(HalfsizeError) {
+        try check(hs_png_decoder_read_rows(handle, rows, Int32(count)))
+    }
+
+    /// Reads the whole image, interlaced or not.
+    func readImage() throws(HalfsizeError) -> PixelBuffer {
+        let count = width * height * channels
+        var status: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            status = hs_png_decoder_read_image(handle, buffer.baseAddress)
+            initialized = count  // on failure the bytes are thrown away below
+        }
+        try check(status)
+        return PixelBuffer(width: width, height: height, channels: channels, bytes: bytes)
+    }
+
+    private func check(_ status: Int32) throws(HalfsizeError) {
+        var info = self.info
+        try CodecStatus.check(status, format: "PNG", message: CodecStatus.message(&info.message))
     }
 }
 
+/// PNG: every colour type and depth is read as 8-bit grey, grey+alpha, RGB or RGBA (16-bit
+/// scaled to 8 with rounding), halved by a 2×2 average weighted by alpha, and written with the
+/// iCCP profile kept. A palette image is written as a palette image when its result still has at
+/// most 256 colours (or, failing that, mapped to its source palette).
 enum PNGHalver {
     static func halve(_ input: [UInt8], options: HalvingOptions) throws(HalfsizeError) -> HalvedImage {
-        let decoded = try DecodedPNG(input, maximumPixels: options.maximumPixels)
-        let source = decoded.pixels
-        let width = source.width, height = source.height
-        let icc = decoded.icc, iccName = decoded.iccName
-        let halved = BoxFilter.halve(source)
-
-        let bytes: [UInt8]
-        if decoded.sourceColorType == PNG_COLOR_TYPE_PALETTE,
-           let indexed = Palette.exact(halved) ?? Palette.nearest(halved, entries: decoded.sourcePalette) {
-            bytes = try encode(indexed.indices, width: halved.width, height: halved.height, channels: 1, palette: indexed,
-                               level: options.pngCompressionLevel, icc: icc, iccName: iccName)
-        } else {
-            bytes = try encode(halved.bytes, width: halved.width, height: halved.height, channels: halved.channels,
-                               palette: nil, level: options.pngCompressionLevel, icc: icc, iccName: iccName)
+        try PNGDecoder.with(input, maximumPixels: options.maximumPixels) { decoder throws(HalfsizeError) in
+            let halved: PixelBuffer
+            if decoder.interlaced {
+                halved = BoxFilter.halve(try decoder.readImage())
+            } else {
+                // Two rows at a time: the full-size image never exists in memory.
+                halved = try BoxFilter.halve(width: decoder.width, height: decoder.height, channels: decoder.channels) {
+                    (rows, count) throws(HalfsizeError) in try decoder.readRows(into: rows, count: count)
+                }
+            }
+            let icc = decoder.iccProfile, iccName = decoder.iccName
+            let bytes: [UInt8]
+            if decoder.sourceColorType == PNG_COLOR_TYPE_PALETTE,
+               let indexed = Palette.exact(halved) ?? Palette.nearest(halved, entries: decoder.sourcePalette) {
+                bytes = try encode(indexed.indices, width: halved.width, height: halved.height, channels: 1, palette: indexed,
+                                   level: options.pngCompressionLevel, icc: icc, iccName: iccName)
+            } else {
+                bytes = try encode(halved.bytes, width: halved.width, height: halved.height, channels: halved.channels,
+                                   palette: nil, level: options.pngCompressionLevel, icc: icc, iccName: iccName)
+            }
+            let warning = decoder.warning
+            return HalvedImage(bytes: bytes, format: .png, inputWidth: decoder.width, inputHeight: decoder.height,
+                               outputWidth: halved.width, outputHeight: halved.height,
+                               warning: warning.text, warningCount: warning.count)
         }
-        return HalvedImage(bytes: bytes, format: .png, inputWidth: width, inputHeight: height,
-                           outputWidth: halved.width, outputHeight: halved.height,
-                           warning: decoded.warning, warningCount: decoded.warningCount)
     }
 
     static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int, palette: Palette?, level: Int,
@@ -167,47 +218,69 @@ struct Palette {
 /// The 2×2 average. With alpha, colours are weighted by alpha so transparent pixels do not
 /// bleed their (invisible) colour into the edges; a transparent result carries no colour.
 enum BoxFilter {
-    static func halve(_ source: PixelBuffer) -> PixelBuffer {
-        let width = source.width, height = source.height, channels = source.channels
+    /// Halves an image whose rows `readRows(buffer, count)` delivers two at a time (one at an
+    /// odd bottom edge), so only the halved image and one pair of rows are ever in memory.
+    static func halve<Failure: Error>(width: Int, height: Int, channels: Int,
+                                      readRows: (UnsafeMutablePointer<UInt8>, Int) throws(Failure) -> Void) throws(Failure) -> PixelBuffer {
         let outWidth = Halver.halvedLength(width), outHeight = Halver.halvedLength(height)
+        let stride = width * channels
         var output = [UInt8](repeating: 0, count: outWidth * outHeight * channels)
-        let hasAlpha = channels == 2 || channels == 4
-        let colourChannels = hasAlpha ? channels - 1 : channels
-        source.bytes.withUnsafeBufferPointer { input in
+        let pair = UnsafeMutablePointer<UInt8>.allocate(capacity: stride * 2)
+        defer { pair.deallocate() }
+        for outY in 0..<outHeight {
+            let count = min(2, height - outY * 2)
+            try readRows(pair, count)
+            // At an odd edge the last row (and column) is read twice: the average of the pixels there are.
+            if count == 1 { (pair + stride).update(from: pair, count: stride) }
             output.withUnsafeMutableBufferPointer { result in
-                for outY in 0..<outHeight {
-                    // At an odd edge the last pixel is read twice, which averages just the pixels there are.
-                    let y0 = outY * 2, y1 = min(y0 + 1, height - 1)
-                    for outX in 0..<outWidth {
-                        let x0 = outX * 2, x1 = min(x0 + 1, width - 1)
-                        let p00 = (y0 * width + x0) * channels, p01 = (y0 * width + x1) * channels
-                        let p10 = (y1 * width + x0) * channels, p11 = (y1 * width + x1) * channels
-                        let target = (outY * outWidth + outX) * channels
-                        if hasAlpha {
-                            let a00 = Int(input[p00 + colourChannels]), a01 = Int(input[p01 + colourChannels])
-                            let a10 = Int(input[p10 + colourChannels]), a11 = Int(input[p11 + colourChannels])
-                            let alphaSum = a00 + a01 + a10 + a11
-                            let alpha = (alphaSum + 2) / 4
-                            result[target + colourChannels] = UInt8(alpha)
-                            for channel in 0..<colourChannels {
-                                if alpha == 0 {  // invisible: no colour, which also compresses best
-                                    result[target + channel] = 0
-                                } else {
-                                    let sum = Int(input[p00 + channel]) * a00 + Int(input[p01 + channel]) * a01
-                                        + Int(input[p10 + channel]) * a10 + Int(input[p11 + channel]) * a11
-                                    result[target + channel] = UInt8((sum + alphaSum / 2) / alphaSum)
-                                }
-                            }
-                        } else {
-                            for channel in 0..<channels {
-                                let sum = Int(input[p00 + channel]) + Int(input[p01 + channel]) + Int(input[p10 + channel]) + Int(input[p11 + channel])
-                                result[target + channel] = UInt8((sum + 2) / 4)
-                            }
-                        }
-                    }
-                }
+                halveRowPair(top: pair, bottom: pair + stride, width: width, channels: channels,
+                             into: result.baseAddress! + outY * outWidth * channels)
             }
         }
         return PixelBuffer(width: outWidth, height: outHeight, channels: channels, bytes: output)
+    }
+
+    /// Halves a whole image already in memory.
+    static func halve(_ source: PixelBuffer) -> PixelBuffer {
+        let stride = source.width * source.channels
+        var nextRow = 0
+        return source.bytes.withUnsafeBufferPointer { bytes in
+            halve(width: source.width, height: source.height, channels: source.channels) { rows, count in
+                rows.update(from: bytes.baseAddress! + nextRow * stride, count: count * stride)
+                nextRow += count
+            }
+        }
+    }
+
+    private static func halveRowPair(top: UnsafePointer<UInt8>, bottom: UnsafePointer<UInt8>, width: Int, channels: Int,
+                                     into result: UnsafeMutablePointer<UInt8>) {
+        let hasAlpha = channels == 2 || channels == 4
+        let colourChannels = hasAlpha ? channels - 1 : channels
+        for outX in 0..<Halver.halvedLength(width) {
+            let x0 = outX * 2, x1 = min(x0 + 1, width - 1)
+            let p00 = top + x0 * channels, p01 = top + x1 * channels
+            let p10 = bottom + x0 * channels, p11 = bottom + x1 * channels
+            let target = result + outX * channels
+            if hasAlpha {
+                let a00 = Int(p00[colourChannels]), a01 = Int(p01[colourChannels])
+                let a10 = Int(p10[colourChannels]), a11 = Int(p11[colourChannels])
+                let alphaSum = a00 + a01 + a10 + a11
+                let alpha = (alphaSum + 2) / 4
+                target[colourChannels] = UInt8(alpha)
+                for channel in 0..<colourChannels {
+                    if alpha == 0 {  // invisible: no colour, which also compresses best
+                        target[channel] = 0
+                    } else {
+                        let sum = Int(p00[channel]) * a00 + Int(p01[channel]) * a01 + Int(p10[channel]) * a10 + Int(p11[channel]) * a11
+                        target[channel] = UInt8((sum + alphaSum / 2) / alphaSum)
+                    }
+                }
+            } else {
+                for channel in 0..<channels {
+                    let sum = Int(p00[channel]) + Int(p01[channel]) + Int(p10[channel]) + Int(p11[channel])
+                    target[channel] = UInt8((sum + 2) / 4)
+                }
+            }
+        }
     }
 }

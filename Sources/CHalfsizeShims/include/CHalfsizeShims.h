@@ -96,23 +96,33 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
                    const unsigned char *icc, unsigned int icc_length,
                    unsigned char **output, unsigned long *output_length, char message[200]);
 
+/// What a PNG decoder knows once the header is read. Pixels come out as 8-bit channels.
 typedef struct {
-    unsigned char *pixels;        // malloc'd, 8-bit, width*height*channels
     int width, height, channels;  // channels: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA
     int source_bit_depth;
     int source_color_type;        // PNG_COLOR_TYPE_*
     int interlaced;
     unsigned char palette[1024];  // a palette source's entries as RGBA, before expansion
     int palette_size;
-    unsigned char *icc;           // malloc'd iCCP profile, or NULL
+    unsigned char *icc;           // iCCP profile, or NULL; owned by the decoder
     unsigned int icc_length;
     char icc_name[80];
     int warnings;
-    char message[200];
-} hs_png_image;
+    char message[200];            // error message, or the first warning
+} hs_png_info;
 
-int hs_png_decode(const unsigned char *data, size_t length, uint64_t max_pixels, hs_png_image *image);
-void hs_png_image_free(hs_png_image *image);
+/// A PNG decoder past its header. Every call runs its libpng work inside its own setjmp frame.
+typedef struct hs_png_decoder hs_png_decoder;
+
+/// Checks the signature and the IHDR size (before any pixel memory exists) and reads the
+/// header. *decoder is set even on failure and must be closed; `data` must outlive it.
+int hs_png_decoder_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_png_decoder **decoder);
+const hs_png_info *hs_png_decoder_info(const hs_png_decoder *decoder);
+/// Reads the next `count` rows of a non-interlaced image into `pixels`, packed.
+int hs_png_decoder_read_rows(hs_png_decoder *decoder, unsigned char *pixels, int count);
+/// Reads the whole image (interlaced or not) into `pixels`, packed.
+int hs_png_decoder_read_image(hs_png_decoder *decoder, unsigned char *pixels);
+void hs_png_decoder_close(hs_png_decoder *decoder);
 
 /// Encodes packed 8-bit rows with `channels` channels, or, when palette is not NULL, 8-bit
 /// indices into palette (palette_size RGB triples) with optional alpha per entry (trns).
