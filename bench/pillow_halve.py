@@ -19,7 +19,9 @@ def halve(data: bytes, mode: str, quality: int):
     width, height = image.size
     target = ((width + 1) // 2, (height + 1) // 2)
     if mode == "draft" and source_format == "JPEG":
-        image.draft("RGB", target)
+        # Pillow picks the scale as the whole ratio of the sizes; asking for the floor lets it
+        # scale odd sides by 1/2 too, which gives the ceiling size: the target.
+        image.draft("RGB", (max(1, width // 2), max(1, height // 2)))
     if image.size != target:
         image = image.resize(target)  # Pillow's default filter, as the original tool calls it
     out = io.BytesIO()

@@ -20,22 +20,30 @@ from PIL import Image, ImageOps
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def run_pinned(command, core):
+def run_pinned(command, core, environment=None):
     """Runs a command on one core; returns its stdout and its peak RSS in MB.
 
     GNU time reports the peak: a child forked from this Python process would inherit Python's
     own high-water mark in its ru_maxrss.
     """
     process = subprocess.run(["/usr/bin/time", "-f", "%M", "taskset", "-c", str(core), *command],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(environment or {})})
     if process.returncode != 0:
         sys.exit(f"{command[0]} exited with {process.returncode}:\n{process.stdout}{process.stderr}")
     return process.stdout, int(process.stderr.strip().splitlines()[-1]) / 1024
 
 
-def run_resizer(resizer, files, out_dir, quality, core):
+def warmed(files):
+    """The files with the first one twice. The first run of a process loads code (Pillow imports
+    its plugins on the first open: about 40 ms); the rows are keyed by path, so the second wins."""
+    return [files[0], *files]
+
+
+def run_resizer(resizer, files, out_dir, quality, core, optimize_huffman=True):
     """Per file: (milliseconds, bytes in, bytes out, input pixels, output path)."""
-    output, rss = run_pinned([resizer, "halve", "--out", out_dir, "--quality", str(quality), *files], core)
+    output, rss = run_pinned([resizer, "halve", "--out", out_dir, "--quality", str(quality), *warmed(files)], core,
+                             {"HALFSIZE_OPTIMIZE_HUFFMAN": "true" if optimize_huffman else "false"})
     rows = {}
     for line in output.splitlines():
         fields = line.split("\t")
@@ -49,7 +57,7 @@ def run_resizer(resizer, files, out_dir, quality, core):
 
 
 def run_pillow(mode, files, out_dir, quality, core):
-    output, rss = run_pinned([sys.executable, str(HERE / "pillow_halve.py"), mode, str(quality), out_dir, *files], core)
+    output, rss = run_pinned([sys.executable, str(HERE / "pillow_halve.py"), mode, str(quality), out_dir, *warmed(files)], core)
     rows = {}
     for line in output.splitlines():
         path, milliseconds, bytes_in, bytes_out, pixels, _, _ = line.split("\t")
@@ -115,7 +123,8 @@ def main():
     quality, core = arguments.quality, arguments.core
 
     methods = {
-        "JPEG": [("resizer halve", "halfsize"), ("Pillow draft", "draft"), ("Pillow plain", "plain")],
+        "JPEG": [("resizer halve", "halfsize"), ("resizer std-huff", "halfsize-standard"), ("Pillow draft", "draft"),
+                 ("Pillow plain", "plain")],
         "PNG": [("resizer halve", "halfsize"), ("Pillow", "plain")],
     }
     sets = {"JPEG": jpegs, "PNG": pngs}
@@ -129,8 +138,9 @@ def main():
                 for name, mode in order:
                     out_dir = os.path.join(scratch, kind, mode)
                     os.makedirs(out_dir, exist_ok=True)
-                    if mode == "halfsize":
-                        rows, rss = run_resizer(arguments.resizer, files, out_dir, quality, core)
+                    if mode.startswith("halfsize"):
+                        rows, rss = run_resizer(arguments.resizer, files, out_dir, quality, core,
+                                                optimize_huffman=mode == "halfsize")
                     else:
                         rows, rss = run_pillow(mode, files, out_dir, quality, core)
                     if len(rows) != len(files):
@@ -142,7 +152,7 @@ def main():
         megapixels = {kind: sum(row[3] for row in results[(kind, "resizer halve")][0].values()) / 1e6 for kind in sets}
         print(f"corpus {corpus}: {len(jpegs)} JPEG ({megapixels['JPEG']:.1f} MP), {len(pngs)} PNG "
               f"({megapixels['PNG']:.1f} MP); core {core}, quality {quality}, {arguments.rounds} rounds alternating, median")
-        print(f"{'format':<6} {'method':<14} {'MP/s':>7} {'(min-max)':>15} {'x draft':>8} {'x plain':>8} {'out/in':>7} {'peak RSS':>9}")
+        print(f"{'format':<6} {'method':<16} {'MP/s':>7} {'(min-max)':>15} {'x draft':>8} {'x plain':>8} {'out/in':>7} {'peak RSS':>9}")
         summary = {key: summarise(rounds) for key, rounds in results.items()}
         for kind in methods:
             draft = summary.get((kind, "Pillow draft"), summary.get((kind, "Pillow")))[0]
@@ -150,7 +160,7 @@ def main():
             for name, _ in methods[kind]:
                 rate, low, high, ratio = summary[(kind, name)]
                 draft_ratio = f"{rate / draft:.2f}" if kind == "JPEG" else "-"
-                print(f"{kind:<6} {name:<14} {rate:7.1f} {f'({low:.0f}-{high:.0f})':>15} {draft_ratio:>8} "
+                print(f"{kind:<6} {name:<16} {rate:7.1f} {f'({low:.0f}-{high:.0f})':>15} {draft_ratio:>8} "
                       f"{rate / plain:8.2f} {ratio:7.3f} {peak[(kind, name)]:7.1f} MB")
 
         print("quality: PSNR against a Lanczos halving of the full decode (alpha over grey)")
@@ -161,7 +171,7 @@ def main():
                 values = list(per_file.values())
                 quality_figures[(kind, name)] = (statistics.mean(values), min(values))
                 worst = min(per_file, key=per_file.get)
-                print(f"{kind:<6} {name:<14} mean {statistics.mean(values):5.1f} dB, min {min(values):5.1f} dB "
+                print(f"{kind:<6} {name:<16} mean {statistics.mean(values):5.1f} dB, min {min(values):5.1f} dB "
                       f"({pathlib.Path(worst).name})")
 
         big = twenty_megapixel_jpeg(jpegs, scratch)
@@ -172,18 +182,24 @@ def main():
         print(f"memory: 20 MP baseline JPEG (5472x3648): resizer halve peak RSS {resizer_rss:.1f} MB, "
               f"Pillow draft {pillow_rss:.1f} MB")
 
-    jpeg_rate = summary[("JPEG", "resizer halve")][0]
     png_rate = summary[("PNG", "resizer halve")][0]
-    checks = [
-        ("JPEG >= 1.15x Pillow draft", jpeg_rate / summary[("JPEG", "Pillow draft")][0] >= 1.15),
-        ("JPEG >= 3.5x Pillow plain", jpeg_rate / summary[("JPEG", "Pillow plain")][0] >= 3.5),
+    checks = []
+    for variant in ("resizer halve", "resizer std-huff"):
+        jpeg_rate = summary[("JPEG", variant)][0]
+        checks += [
+            (f"{variant}: JPEG >= 1.15x Pillow draft", jpeg_rate / summary[("JPEG", "Pillow draft")][0] >= 1.15),
+            (f"{variant}: JPEG >= 3.5x Pillow plain", jpeg_rate / summary[("JPEG", "Pillow plain")][0] >= 3.5),
+            (f"{variant}: JPEG bytes <= Pillow draft", summary[("JPEG", variant)][3] <= summary[("JPEG", "Pillow draft")][3]),
+        ]
+    checks += [
         ("PNG >= 1.4x Pillow", png_rate / summary[("PNG", "Pillow")][0] >= 1.4),
         ("PNG bytes <= Pillow", summary[("PNG", "resizer halve")][3] <= summary[("PNG", "Pillow")][3]),
-        ("JPEG bytes <= Pillow draft", summary[("JPEG", "resizer halve")][3] <= summary[("JPEG", "Pillow draft")][3]),
         ("PSNR mean >= 35 dB", min(quality_figures[(kind, "resizer halve")][0] for kind in sets) >= 35),
         ("20 MP peak RSS <= 64 MB", resizer_rss <= 64),
     ]
-    print("targets: " + ", ".join(f"{label}: {'yes' if passed else 'NO'}" for label, passed in checks))
+    print("targets:")
+    for label, passed in checks:
+        print(f"  {'yes' if passed else 'NO '}  {label}")
     return 0 if all(passed for _, passed in checks) else 1
 
 

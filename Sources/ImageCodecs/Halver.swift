@@ -6,6 +6,9 @@ import HalfsizeCore
 public struct HalvingOptions: Sendable {
     /// JPEG output quality, 1…100.
     public var quality: Int
+    /// JPEG Huffman tables fitted to each image: about 3% smaller output for about a quarter more
+    /// time than the standard tables.
+    public var optimizeHuffman: Bool
     /// Images with more pixels than this are refused from their header, before decoding.
     public var maximumPixels: Int
     /// Progressive JPEGs with more scans than this are refused (a decompression-bomb guard).
@@ -13,8 +16,10 @@ public struct HalvingOptions: Sendable {
     /// libdeflate compression level for PNG output, 0…12 (6 is its default; 9 is about zlib 9).
     public var pngCompressionLevel: Int
 
-    public init(quality: Int = 85, maximumPixels: Int = 50_000_000, maximumScans: Int = 100, pngCompressionLevel: Int = 6) {
+    public init(quality: Int = 85, optimizeHuffman: Bool = true, maximumPixels: Int = 50_000_000, maximumScans: Int = 100,
+                pngCompressionLevel: Int = 6) {
         self.quality = quality
+        self.optimizeHuffman = optimizeHuffman
         self.maximumPixels = maximumPixels
         self.maximumScans = maximumScans
         self.pngCompressionLevel = pngCompressionLevel

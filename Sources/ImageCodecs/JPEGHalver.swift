@@ -65,11 +65,12 @@ final class JPEGDecoder {
     }
 
     /// Decodes and re-encodes row by row: for upright images no whole-image buffer exists.
-    func transcode(quality: Int, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
+    func transcode(quality: Int, optimizeHuffman: Bool, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         var length: UInt = 0
         let status = icc.withUnsafeBufferPointer { profile in
-            hs_jpeg_decoder_transcode(handle, Int32(quality), profile.baseAddress, UInt32(profile.count), &output, &length)
+            hs_jpeg_decoder_transcode(handle, Int32(quality), optimizeHuffman ? 1 : 0, profile.baseAddress, UInt32(profile.count),
+                                      &output, &length)
         }
         defer { hs_free(output) }
         try check(status)
@@ -96,9 +97,10 @@ enum JPEGHalver {
 
             let bytes: [UInt8]
             if orientation == .up {
-                bytes = try decoder.transcode(quality: options.quality, icc: icc)
+                bytes = try decoder.transcode(quality: options.quality, optimizeHuffman: options.optimizeHuffman, icc: icc)
             } else {
-                bytes = try encode(try decoder.readPixels().oriented(orientation), quality: options.quality, icc: icc)
+                bytes = try encode(try decoder.readPixels().oriented(orientation), quality: options.quality,
+                                   optimizeHuffman: options.optimizeHuffman, icc: icc)
             }
             let (outputWidth, outputHeight) = orientation.swapsDimensions ? (decoder.height, decoder.width) : (decoder.width, decoder.height)
             let (inputWidth, inputHeight) = orientation.swapsDimensions
@@ -110,14 +112,15 @@ enum JPEGHalver {
         }
     }
 
-    static func encode(_ pixels: PixelBuffer, quality: Int, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
+    static func encode(_ pixels: PixelBuffer, quality: Int, optimizeHuffman: Bool, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         var length: UInt = 0
         var message = [CChar](repeating: 0, count: 200)
         let status = pixels.bytes.withUnsafeBufferPointer { source in
             icc.withUnsafeBufferPointer { profile in
                 hs_jpeg_encode(source.baseAddress, Int32(pixels.width), Int32(pixels.height), Int32(pixels.channels),
-                               Int32(quality), profile.baseAddress, UInt32(profile.count), &output, &length, &message)
+                               Int32(quality), optimizeHuffman ? 1 : 0, profile.baseAddress, UInt32(profile.count), &output,
+                               &length, &message)
             }
         }
         defer { hs_free(output) }

@@ -87,12 +87,14 @@ const hs_jpeg_info *hs_jpeg_decoder_info(const hs_jpeg_decoder *decoder);
 /// Decodes every row into `pixels` (width * height * components bytes).
 int hs_jpeg_decoder_read(hs_jpeg_decoder *decoder, unsigned char *pixels);
 /// Decodes and encodes row by row without a whole-image buffer; *output is malloc'd.
-int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, const unsigned char *icc, unsigned int icc_length,
+/// optimize_huffman fits the Huffman tables to the image (smaller, slower).
+int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimize_huffman, const unsigned char *icc,
+                              unsigned int icc_length,
                               unsigned char **output, unsigned long *output_length);
 void hs_jpeg_decoder_close(hs_jpeg_decoder *decoder);
 
 /// Encodes packed 8-bit grey (1) or RGB (3) rows; *output is malloc'd.
-int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
+int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality, int optimize_huffman,
                    const unsigned char *icc, unsigned int icc_length,
                    unsigned char **output, unsigned long *output_length, char message[200]);
 
