@@ -21,7 +21,7 @@ struct ResizerSettings: ProgramSettingsProtocol {
                                   "resize messages taken from the queue before they are acked")
         options = HalvingOptions(
             quality: reader.integer("HALFSIZE_QUALITY", default: 85, in: 1...100, "JPEG output quality"),
-            optimizeHuffman: reader.boolean("HALFSIZE_OPTIMIZE_HUFFMAN", default: true,
+            optimizeHuffman: reader.boolean("HALFSIZE_OPTIMIZE_HUFFMAN", default: false,
                                             "fit JPEG Huffman tables to each image: about 3% smaller, about a quarter slower"),
             maximumPixels: reader.integer("HALFSIZE_MAX_PIXELS", default: 50_000_000, in: 1...1_000_000_000,
                                           "largest image accepted, in pixels, checked from the header before decoding"),

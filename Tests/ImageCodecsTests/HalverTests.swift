@@ -94,6 +94,14 @@ struct CorpusTests {
         #expect(mean(output, 0) > 5 && mean(output, 0) < 250)  // not inverted to black or white
     }
 
+    @Test func fittedHuffmanTablesAreSmallerWithTheSamePixels() throws {
+        let input = try Corpus.bytes("j08_ladybird_4mp.jpg")
+        let standard = try Halver.halve(input, options: HalvingOptions(optimizeHuffman: false))
+        let fitted = try Halver.halve(input, options: HalvingOptions(optimizeHuffman: true))
+        #expect(fitted.bytes.count < standard.bytes.count)
+        #expect(try ImageDecoder.decode(fitted.bytes).pixels.bytes == ImageDecoder.decode(standard.bytes).pixels.bytes)
+    }
+
     @Test func iccProfileIsKept() throws {
         let input = try Corpus.bytes("j17_donna_0.4mp.jpg")
         let halved = try Halver.halve(input)
