@@ -96,12 +96,12 @@ enum PNGHalver {
             }
             let icc = decoder.iccProfile, iccName = decoder.iccName
             let bytes: [UInt8]
-            if decoder.sourceColorType == PNG_COLOR_TYPE_PALETTE,
-               let indexed = Palette.exact(halved) ?? Palette.nearest(halved, entries: decoder.sourcePalette) {
+            if let indexed = palette(for: halved, source: decoder) {
                 bytes = try encode(indexed.indices, width: halved.width, height: halved.height, channels: 1, palette: indexed,
                                    level: options.pngCompressionLevel, icc: icc, iccName: iccName)
             } else {
-                bytes = try encode(halved.bytes, width: halved.width, height: halved.height, channels: halved.channels,
+                let reduced = LosslessReduction.reduce(halved, keepColour: ICCProfile.colorSpace(icc) == "RGB ")
+                bytes = try encode(reduced.bytes, width: reduced.width, height: reduced.height, channels: reduced.channels,
                                    palette: nil, level: options.pngCompressionLevel, icc: icc, iccName: iccName)
             }
             let warning = decoder.warning
@@ -109,6 +109,16 @@ enum PNGHalver {
                                outputWidth: halved.width, outputHeight: halved.height,
                                warning: warning.text, warningCount: warning.count)
         }
+    }
+
+    /// The palette to write the halved image with, if any: a palette source keeps its type (its
+    /// exact colours, else the nearest of its own palette); any other image with more than one
+    /// byte a pixel and at most 256 colours becomes a palette image, losslessly. Grey stays grey.
+    static func palette(for halved: PixelBuffer, source decoder: PNGDecoder) -> Palette? {
+        if decoder.sourceColorType == PNG_COLOR_TYPE_PALETTE {
+            return Palette.exact(halved) ?? Palette.nearest(halved, entries: decoder.sourcePalette)
+        }
+        return halved.channels > 1 ? Palette.exact(halved) : nil
     }
 
     static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int, palette: Palette?, level: Int,
@@ -156,25 +166,37 @@ struct Palette {
         return UInt32(r) << 24 | UInt32(g) << 16 | UInt32(b) << 8 | UInt32(a)
     }
 
-    /// The image's exact colours, when there are at most 256 of them.
+    /// The image's exact colours, when there are at most 256 of them. Entries that are not opaque
+    /// come first, so the tRNS chunk stops where they do.
     static func exact(_ pixels: PixelBuffer) -> Palette? {
         var table: [UInt32: UInt8] = [:]
-        var rgb: [UInt8] = [], alpha: [UInt8] = []
+        var colours: [UInt32] = []
         var indices = [UInt8](repeating: 0, count: pixels.width * pixels.height)
+        var previous: (key: UInt32, index: UInt8)?
         for pixel in 0..<(pixels.width * pixels.height) {
             let key = rgba(pixels, pixel)
-            let (r, g, b, a) = (UInt8(key >> 24), UInt8(key >> 16 & 255), UInt8(key >> 8 & 255), UInt8(key & 255))
-            if let index = table[key] {
-                indices[pixel] = index
-            } else {
-                guard table.count < 256 else { return nil }
-                let index = UInt8(table.count)
-                table[key] = index
-                rgb += [r, g, b]
-                alpha.append(a)
-                indices[pixel] = index
+            if let previous, previous.key == key {  // runs of one colour are common where this pays
+                indices[pixel] = previous.index
+                continue
             }
+            let index: UInt8
+            if let known = table[key] {
+                index = known
+            } else {
+                guard colours.count < 256 else { return nil }  // a photo gives up within a few rows
+                index = UInt8(colours.count)
+                table[key] = index
+                colours.append(key)
+            }
+            indices[pixel] = index
+            previous = (key, index)
         }
+        let order = colours.indices.sorted { (colours[$0] & 255 == 255 ? 1 : 0, $0) < (colours[$1] & 255 == 255 ? 1 : 0, $1) }
+        var position = [UInt8](repeating: 0, count: colours.count)
+        for (newIndex, oldIndex) in order.enumerated() { position[oldIndex] = UInt8(newIndex) }
+        for pixel in indices.indices { indices[pixel] = position[Int(indices[pixel])] }
+        let rgb = order.flatMap { [UInt8(colours[$0] >> 24), UInt8(colours[$0] >> 16 & 255), UInt8(colours[$0] >> 8 & 255)] }
+        var alpha = order.map { UInt8(colours[$0] & 255) }
         while alpha.last == 255 { alpha.removeLast() }
         return Palette(rgb: rgb, alpha: alpha, indices: indices)
     }
@@ -212,6 +234,37 @@ struct Palette {
         }
         while alpha.last == 255 { alpha.removeLast() }
         return Palette(rgb: rgb, alpha: alpha, indices: indices)
+    }
+}
+
+/// The colour-type reductions PNG optimisers make, both lossless: an alpha channel that is
+/// opaque everywhere is dropped, and colour with red = green = blue everywhere becomes grey
+/// (unless an RGB ICC profile is kept, which a grey image may not carry).
+enum LosslessReduction {
+    static func reduce(_ image: PixelBuffer, keepColour: Bool) -> PixelBuffer {
+        let channels = image.channels
+        let hasAlpha = channels == 2 || channels == 4, hasColour = channels >= 3
+        var opaque = hasAlpha, grey = hasColour && !keepColour
+        image.bytes.withUnsafeBufferPointer { bytes in
+            var base = 0
+            while base < bytes.count && (opaque || grey) {
+                if opaque && bytes[base + channels - 1] != 255 { opaque = false }
+                if grey && (bytes[base] != bytes[base + 1] || bytes[base] != bytes[base + 2]) { grey = false }
+                base += channels
+            }
+        }
+        guard opaque || grey else { return image }
+        // Kept channels, as offsets into a source pixel.
+        let kept = (grey ? [0] : Array(0..<(hasColour ? 3 : 1))) + (hasAlpha && !opaque ? [channels - 1] : [])
+        var bytes = [UInt8](repeating: 0, count: image.width * image.height * kept.count)
+        image.bytes.withUnsafeBufferPointer { source in
+            bytes.withUnsafeMutableBufferPointer { target in
+                for pixel in 0..<(image.width * image.height) {
+                    for (slot, offset) in kept.enumerated() { target[pixel * kept.count + slot] = source[pixel * channels + offset] }
+                }
+            }
+        }
+        return PixelBuffer(width: image.width, height: image.height, channels: kept.count, bytes: bytes)
     }
 }
 

@@ -13,8 +13,8 @@ struct PNGFixture: CustomTestStringConvertible {
     var palette: [UInt8] = []
     var transparency: [UInt8] = []
     /// What each pixel should decode to, as 8-bit grey, grey+alpha, RGB or RGBA.
-    var expected: [UInt8]
-    var expectedChannels: Int
+    var expected: [UInt8] = []
+    var expectedChannels = 0
 
     var testDescription: String { name }
 
@@ -135,9 +135,9 @@ struct PNGFormsTests {
         let halved = try Halver.halve(fixture.bytes)
         #expect((halved.outputWidth, halved.outputHeight) == (2, 1))
         let output = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(output.channels == fixture.expectedChannels)
-        // Each output pixel is the alpha-weighted 2×2 average of the decoded input.
-        #expect(output.bytes == Self.weightedHalf(decoded.pixels).bytes)
+        // Each output pixel is the alpha-weighted 2×2 average of the decoded input (compared as
+        // RGBA: with few colours the output may be a palette image).
+        #expect(rgba(output).bytes == rgba(Self.weightedHalf(decoded.pixels)).bytes)
     }
 
     /// An independent 2×2 average: colour weighted by alpha, a transparent result stored as 0.

@@ -30,22 +30,28 @@ struct FetcherTests {
     }
 
     @Test func downloadsManyAtOnceAndReportsFailures() async throws {
-        try await withFetcher(FetchSettings(totalTimeoutMilliseconds: 1500, maximumBytes: 1 << 20, allowPrivateNetworks: true)) { fetcher, server in
+        try await withFetcher(FetchSettings(totalTimeoutMilliseconds: 2500, maximumBytes: 1 << 20, allowPrivateNetworks: true)) { fetcher, server in
             let expected = try Data(contentsOf: Corpus.root.appendingPathComponent("j20_squirrel_0.2mp.jpg"))
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<40 { group.addTask { try await fetcher.fetch(server.url("corpus/j20_squirrel_0.2mp.jpg")).bytes.count } }
                 for try await count in group { #expect(count == expected.count) }
             }
-            // The issue asks for at least 32 transfers in flight per process: hold 40 at the server.
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<40 { group.addTask { try await fetcher.fetch(server.url("held/j20_squirrel_0.2mp.jpg")).bytes.count } }
-                for try await count in group { #expect(count == expected.count) }
-            }
-            #expect(server.peakHeldRequests >= 32, "at most \(server.peakHeldRequests) downloads were in flight at once")
             #expect(await code(fetcher, server.url("corpus/nope.jpg")) == .httpStatus)
             #expect(await code(fetcher, server.url("corpus/j02_seeding_16mp.jpg")) == .downloadTooLarge)
             #expect(await code(fetcher, server.url("slow/j20_squirrel_0.2mp.jpg")) == .downloadTimeout)
             #expect(await code(fetcher, "http://127.0.0.1:1/x.jpg") == .downloadFailed)
+        }
+    }
+
+    @Test func holdsAtLeast32DownloadsInFlight() async throws {
+        // The server holds each request half a second and counts how many it holds at once. The
+        // timeout is generous: on a loaded machine the server itself may be slow to answer.
+        try await withFetcher(FetchSettings(totalTimeoutMilliseconds: 30_000, allowPrivateNetworks: true)) { fetcher, server in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<40 { group.addTask { try await fetcher.fetch(server.url("held/j20_squirrel_0.2mp.jpg")).bytes.count } }
+                for try await count in group { #expect(count > 0) }
+            }
+            #expect(server.peakHeldRequests >= 32, "at most \(server.peakHeldRequests) downloads were in flight at once")
         }
     }
 
