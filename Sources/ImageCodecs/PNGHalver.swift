@@ -96,7 +96,7 @@ enum PNGHalver {
             }
             let icc = decoder.iccProfile, iccName = decoder.iccName
             let bytes: [UInt8]
-            if let indexed = palette(for: halved, source: decoder) {
+            if let indexed = palette(for: halved, source: decoder, icc: icc) {
                 bytes = try encode(indexed.indices, width: halved.width, height: halved.height, channels: 1, palette: indexed,
                                    level: options.pngCompressionLevel, icc: icc, iccName: iccName)
             } else {
@@ -113,12 +113,14 @@ enum PNGHalver {
 
     /// The palette to write the halved image with, if any: a palette source keeps its type (its
     /// exact colours, else the nearest of its own palette); any other image with more than one
-    /// byte a pixel and at most 256 colours becomes a palette image, losslessly. Grey stays grey.
-    static func palette(for halved: PixelBuffer, source decoder: PNGDecoder) -> Palette? {
+    /// byte a pixel and at most 256 colours becomes a palette image, losslessly. Grey stays grey,
+    /// and so does grey+alpha with a grey ICC profile, which a palette image may not carry.
+    static func palette(for halved: PixelBuffer, source decoder: PNGDecoder, icc: [UInt8]) -> Palette? {
         if decoder.sourceColorType == PNG_COLOR_TYPE_PALETTE {
             return Palette.exact(halved) ?? Palette.nearest(halved, entries: decoder.sourcePalette)
         }
-        return halved.channels > 1 ? Palette.exact(halved) : nil
+        guard halved.channels > 1, icc.isEmpty || ICCProfile.colorSpace(icc) == "RGB " else { return nil }
+        return Palette.exact(halved)
     }
 
     static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int, palette: Palette?, level: Int,
