@@ -5,28 +5,20 @@ import HalfsizeCore
 /// A JPEG whose header has been read and whose decompression has started (at 1/scale size, in
 /// the DCT domain). Only `JPEGDecoder.with` makes one, and it must not outlive that call: libjpeg
 /// reads the input bytes in place.
-final class JPEGDecoder {
+final class JPEGDecoder: CodecDecoder {
     private let handle: OpaquePointer
     private var info: hs_jpeg_info { hs_jpeg_decoder_info(handle).pointee }
 
-    private init(handle: OpaquePointer) { self.handle = handle }
+    init(handle: OpaquePointer) { self.handle = handle }
     deinit { hs_jpeg_decoder_close(handle) }
 
     /// Opens `input` and runs `body` with its decoder while the input's storage is pinned.
     static func with<Result>(_ input: [UInt8], scaleDenominator: Int, maximumPixels: Int, maximumScans: Int,
                              _ body: (JPEGDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
-        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
-            var handle: OpaquePointer?
-            let status = hs_jpeg_decoder_open(buffer.baseAddress, buffer.count, Int32(scaleDenominator), UInt64(maximumPixels),
-                                              Int32(maximumScans), &handle)
-            guard let handle else { return .failure(HalfsizeError(.outOfMemory, "not enough memory for a JPEG decoder")) }
-            let decoder = JPEGDecoder(handle: handle)
-            return Swift.Result { () throws(HalfsizeError) -> Result in
-                try decoder.check(status)
-                return try body(decoder)
-            }
-        }
-        return try outcome.get()
+        try open(input, format: "JPEG", { buffer, handle in
+            hs_jpeg_decoder_open(buffer.baseAddress, buffer.count, Int32(scaleDenominator), UInt64(maximumPixels),
+                                 Int32(maximumScans), &handle)
+        }, body)
     }
 
     var width: Int { Int(info.width) }
@@ -54,14 +46,7 @@ final class JPEGDecoder {
 
     /// Decodes every row, as stored.
     func readPixels() throws(HalfsizeError) -> PixelBuffer {
-        let count = width * height * channels
-        var status: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = hs_jpeg_decoder_read(handle, buffer.baseAddress)
-            initialized = count  // on failure the bytes are thrown away below
-        }
-        try check(status)
-        return PixelBuffer(width: width, height: height, channels: channels, bytes: bytes)
+        try readImage(width: width, height: height, channels: channels) { hs_jpeg_decoder_read(handle, $0) }
     }
 
     /// Decodes and re-encodes row by row: for upright images no whole-image buffer exists.
@@ -77,7 +62,7 @@ final class JPEGDecoder {
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))
     }
 
-    private func check(_ status: Int32) throws(HalfsizeError) {
+    func check(_ status: Int32) throws(HalfsizeError) {
         var info = self.info
         try CodecStatus.check(status, format: "JPEG", message: CodecStatus.message(&info.message))
     }

@@ -4,27 +4,19 @@ import HalfsizeCore
 
 /// A PNG whose header has been read. Only `PNGDecoder.with` makes one, and it must not outlive
 /// that call: libpng reads the input bytes in place.
-final class PNGDecoder {
+final class PNGDecoder: CodecDecoder {
     private let handle: OpaquePointer
     private var info: hs_png_info { hs_png_decoder_info(handle).pointee }
 
-    private init(handle: OpaquePointer) { self.handle = handle }
+    init(handle: OpaquePointer) { self.handle = handle }
     deinit { hs_png_decoder_close(handle) }
 
     /// Opens `input` and runs `body` with its decoder while the input's storage is pinned.
     static func with<Result>(_ input: [UInt8], maximumPixels: Int,
                              _ body: (PNGDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
-        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
-            var handle: OpaquePointer?
-            let status = hs_png_decoder_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &handle)
-            guard let handle else { return .failure(HalfsizeError(.outOfMemory, "not enough memory for a PNG decoder")) }
-            let decoder = PNGDecoder(handle: handle)
-            return Swift.Result { () throws(HalfsizeError) -> Result in
-                try decoder.check(status)
-                return try body(decoder)
-            }
-        }
-        return try outcome.get()
+        try open(input, format: "PNG", { buffer, handle in
+            hs_png_decoder_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &handle)
+        }, body)
     }
 
     var width: Int { Int(info.width) }
@@ -62,17 +54,10 @@ final class PNGDecoder {
 
     /// Reads the whole image, interlaced or not.
     func readImage() throws(HalfsizeError) -> PixelBuffer {
-        let count = width * height * channels
-        var status: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = hs_png_decoder_read_image(handle, buffer.baseAddress)
-            initialized = count  // on failure the bytes are thrown away below
-        }
-        try check(status)
-        return PixelBuffer(width: width, height: height, channels: channels, bytes: bytes)
+        try readImage(width: width, height: height, channels: channels) { hs_png_decoder_read_image(handle, $0) }
     }
 
-    private func check(_ status: Int32) throws(HalfsizeError) {
+    func check(_ status: Int32) throws(HalfsizeError) {
         var info = self.info
         try CodecStatus.check(status, format: "PNG", message: CodecStatus.message(&info.message))
     }
