@@ -3,6 +3,7 @@ import HalfsizeCore
 import ImageCodecs
 import JobStore
 import Logging
+import Messaging
 import ProductCSV
 import TestCorpus
 import Testing
@@ -146,6 +147,70 @@ struct PipelineTests {
             }
         }
         #expect(failedItems == 1)
+    }
+
+    @Test func redeliveredMessagesChangeNothing() async throws {
+        let images = try await ImageServer.start()
+        let system = try await RunningSystem.start(environment)
+        defer { images.stop() }
+        do {
+            try await runRedelivery(images: images, system: system)
+        } catch {
+            Issue.record("\(error)\n--- csv-writer:\n\(system.log("csv-writer").suffix(3000))")
+        }
+        let statuses = system.stop()
+        #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")
+    }
+
+    /// Uploads a CSV and waits for the job to finish; returns its status URL and final report.
+    func runJob(_ csv: String, system: RunningSystem) async throws -> (statusURL: String, report: [String: Any]) {
+        let (code, body) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: Array(csv.utf8), contentType: "text/csv")
+        #expect(code == 202)
+        let statusURL = try #require(try HTTP.json(body)["status_url"] as? String)
+        return (statusURL, try await waitForFinalStatus(statusURL))
+    }
+
+    func runRedelivery(images: ImageServer, system: RunningSystem) async throws {
+        let (statusURL, before) = try await runJob("""
+            S. No.,Product Name,Input Image Urls
+            1,A,"\(images.url("corpus/j20_squirrel_0.2mp.jpg")), \(images.url("corpus/p03_photo_fruits_512.png"))"
+            2,B,\(images.url("corpus/missing.jpg"))
+
+            """, system: system)
+        #expect(before["status"] as? String == "completed_with_errors")
+        let reference = try #require((before["reference"] as? String).flatMap(JobReference.init))
+        let outputURL = try #require(before["output_csv_url"] as? String)
+        let outputBefore = try await HTTP.get(outputURL).1
+
+        let pool = DatabasePool(url: environment.databaseURL, size: 1, logger: Logger(label: "test"))
+        let store = JobStore(pool: pool)
+        let jobID = try #require(try await store.report(reference: reference)?.id)
+        let eventsBefore = try await store.events(jobID: jobID)
+        let itemIDs = Set(eventsBefore.compactMap(\.itemID)).sorted()
+        #expect(itemIDs.count == 3)
+
+        // Every stage's message for this job again, as a broker redelivers after a lost ack.
+        let broker = BrokerConnection(endpoint: try BrokerEndpoint(url: URL(string: environment.brokerURL)!), topology: BrokerTopology(),
+                                      logger: Logger(label: "test.broker"))
+        let running = Task { try await broker.run() }
+        var duplicates = itemIDs.flatMap { itemID in
+            [StageQueue.download, .resize].map { OutgoingMessage($0, StageMessage(job: reference, jobID: jobID, itemID: itemID)) }
+        }
+        duplicates.append(OutgoingMessage(.csv, StageMessage(job: reference, jobID: jobID)))
+        try await broker.publish(duplicates)
+        running.cancel()
+
+        // A second job queues behind the duplicates in every queue: once it is done, they were consumed.
+        let (_, sentinel) = try await runJob("S. No.,Product Name,Input Image Urls\n1,C,\(images.url("corpus/j16_building_0.5mp.jpg"))\n",
+                                              system: system)
+        #expect(sentinel["status"] as? String == "completed")
+
+        let after = try HTTP.json(try await HTTP.get(statusURL).1)
+        for key in ["status", "finished_at", "updated_at"] { #expect(after[key] as? String == before[key] as? String, "\(key)") }
+        #expect(after["images"] as? [String: Int] == before["images"] as? [String: Int])
+        #expect(try await store.events(jobID: jobID).count == eventsBefore.count, "no new events for the finished job")
+        #expect(try await HTTP.get(outputURL).1 == outputBefore)
+        try await pool.shutdown()
     }
 
     @Test func apiAnswersBadUploadsUnknownJobsAndUnfinishedOutput() async throws {
