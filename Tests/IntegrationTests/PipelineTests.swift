@@ -258,6 +258,25 @@ struct PipelineTests {
             #expect(report["status"] as? String == "completed")
             #expect(try await HTTP.get("\(system.publicURL)/api/v1/jobs/\(reference)/output.csv").0 == 200)
 
+            // Uploads at the same moment each get their own reference.
+            let sameMoment = Array("S. No.,Product Name,Input Image Urls\n1,D,\(images.url("corpus/j20_squirrel_0.2mp.jpg"))\n".utf8)
+            let publicURL = system.publicURL
+            let statusURLs = try await withThrowingTaskGroup(of: (String, String).self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let (code, body) = try await HTTP.post("\(publicURL)/api/v1/jobs", body: sameMoment, contentType: "text/csv")
+                        #expect(code == 202)
+                        let accepted = try HTTP.json(body)
+                        return (accepted["reference"] as? String ?? "", accepted["status_url"] as? String ?? "")
+                    }
+                }
+                var seen: [(String, String)] = []
+                for try await accepted in group { seen.append(accepted) }
+                return seen
+            }
+            #expect(Set(statusURLs.map(\.0)).count == 8, "\(statusURLs.map(\.0))")
+            for (_, url) in statusURLs { #expect(try await waitForFinalStatus(url)["status"] as? String == "completed") }
+
             let (pageCode, page) = try await HTTP.get("\(system.publicURL)/")
             #expect(pageCode == 200)
             #expect(String(decoding: page, as: UTF8.self).contains("name=\"file\""))
