@@ -37,6 +37,21 @@ public struct JobReport: Sendable, Encodable, Equatable {
         }
     }
 
+    /// An image whose halved output is larger than the file it came from (a heavily compressed
+    /// original re-encoded at the output quality): kept, and named here so nobody is surprised.
+    public struct GrownImage: Sendable, Codable, Equatable {
+        public var itemID: Int64
+        public var row: Int
+        public var position: Int
+        public var url: String
+        public var bytesIn: Int64
+        public var bytesOut: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case itemID = "item_id", row, position, url, bytesIn = "bytes_in", bytesOut = "bytes_out"
+        }
+    }
+
     public struct JobError: Sendable, Codable, Equatable {
         public var code: String
         public var message: String
@@ -50,6 +65,7 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var images: Counts
     public var bytes: Bytes
     public var errors: [ImageError]
+    public var grown: [GrownImage]
     public var error: JobError?
     public var createdAt: String
     public var updatedAt: String
@@ -57,7 +73,7 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var outputKey: String?
 
     enum CodingKeys: String, CodingKey {
-        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, error
+        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, grown, error
         case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at"
     }
 }
@@ -104,6 +120,10 @@ extension JobStore {
                 SELECT id, row_number, serial_number, position, source_url, error_code, error_message
                 FROM items WHERE job_id = $1 AND status = 'failed' ORDER BY row_number, position
                 """, [String(id)])
+            let grown = try connection.query("""
+                SELECT id, row_number, position, source_url, bytes_in, bytes_out
+                FROM items WHERE job_id = $1 AND grew ORDER BY row_number, position
+                """, [String(id)])
             let bytesIn = counts.int(0, "bytes_in") ?? 0
             let bytesOut = counts.int(0, "bytes_out") ?? 0
             let jobError = jobs.value(0, "error_code").map { JobReport.JobError(code: $0, message: jobs.value(0, "error_message") ?? "") }
@@ -121,6 +141,11 @@ extension JobStore {
                                          serialNumber: failures.int(row, "serial_number")!, position: Int(failures.int(row, "position")!),
                                          url: failures.value(row, "source_url") ?? "", code: failures.value(row, "error_code") ?? "",
                                          message: failures.value(row, "error_message") ?? "")
+                },
+                grown: (0..<grown.count).map { row in
+                    JobReport.GrownImage(itemID: grown.int(row, "id")!, row: Int(grown.int(row, "row_number")!),
+                                         position: Int(grown.int(row, "position")!), url: grown.value(row, "source_url") ?? "",
+                                         bytesIn: grown.int(row, "bytes_in") ?? 0, bytesOut: grown.int(row, "bytes_out") ?? 0)
                 },
                 error: jobError,
                 createdAt: jobs.value(0, "created_at") ?? "", updatedAt: jobs.value(0, "updated_at") ?? "",

@@ -4,7 +4,8 @@
 #include <jpeglib.h>
 
 void fixture_jpeg_encode(const unsigned char *pixels, int width, int height, int colour_space, int h_sampling,
-                         int v_sampling, int progressive, unsigned char **output, unsigned long *output_length) {
+                         int v_sampling, int progressive, int quality, unsigned char **output,
+                         unsigned long *output_length) {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr errors;
     cinfo.err = jpeg_std_error(&errors);
@@ -18,7 +19,7 @@ void fixture_jpeg_encode(const unsigned char *pixels, int width, int height, int
     cinfo.in_color_space = colour_space == FIXTURE_GREY ? JCS_GRAYSCALE : colour_space == FIXTURE_YCCK ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     if (colour_space == FIXTURE_YCCK) jpeg_set_colorspace(&cinfo, JCS_YCCK);
-    jpeg_set_quality(&cinfo, 95, TRUE);
+    jpeg_set_quality(&cinfo, quality, TRUE);
     cinfo.comp_info[0].h_samp_factor = h_sampling;
     cinfo.comp_info[0].v_samp_factor = v_sampling;
     for (int i = 1; i < cinfo.num_components; i++) {

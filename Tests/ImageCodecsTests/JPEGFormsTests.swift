@@ -18,7 +18,7 @@ struct JPEGForm: CustomTestStringConvertible, Sendable {
         var length: UInt = 0
         pixels.withUnsafeBufferPointer { source in
             fixture_jpeg_encode(source.baseAddress, Int32(width), Int32(height), colourSpace, sampling.horizontal,
-                                sampling.vertical, progressive ? 1 : 0, &output, &length)
+                                sampling.vertical, progressive ? 1 : 0, 95, &output, &length)
         }
         defer { fixture_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))

@@ -277,6 +277,17 @@ struct PipelineTests {
             #expect(Set(statusURLs.map(\.0)).count == 8, "\(statusURLs.map(\.0))")
             for (_, url) in statusURLs { #expect(try await waitForFinalStatus(url)["status"] as? String == "completed") }
 
+            // An output larger than its input is kept and named in the status API.
+            let (growStatusURL, grewReport) = try await runJob(
+                "S. No.,Product Name,Input Image Urls\n1,E,\(images.url("generated/low-quality.jpg"))\n", system: system)
+            #expect(grewReport["status"] as? String == "completed")
+            let grewBytes = try #require(grewReport["bytes"] as? [String: Any])
+            #expect(grewBytes["grew"] as? Int == 1)
+            let grown = try #require(grewReport["grown"] as? [[String: Any]])
+            #expect(grown.count == 1)
+            #expect((grown.first?["bytes_out"] as? Int ?? 0) > (grown.first?["bytes_in"] as? Int ?? 0), "\(growStatusURL): \(grown)")
+            #expect(grown.first?["url"] as? String == images.url("generated/low-quality.jpg"))
+
             let (pageCode, page) = try await HTTP.get("\(system.publicURL)/")
             #expect(pageCode == 200)
             #expect(String(decoding: page, as: UTF8.self).contains("name=\"file\""))

@@ -1,3 +1,4 @@
+import CJPEGFixtures
 import Foundation
 import HalfsizeCore
 import Hummingbird
@@ -69,6 +70,11 @@ final class ImageServer: Sendable {
             try await Task.sleep(for: slowDelay)
             return try await serve(String(request.uri.path.dropFirst("/slow/".count)))
         }
+        // A photo saved at quality 10: its halved output at quality 85 is larger than it is.
+        let lowQuality = try lowQualityJPEG()
+        router.get("/generated/low-quality.jpg") { _, _ in
+            Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: lowQuality)))
+        }
         let held = InFlightCounter()
         router.get("/held/**") { request, _ in
             held.enter()
@@ -98,6 +104,19 @@ final class ImageServer: Sendable {
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
 
     func stop() { Task { [group] in await group.triggerGracefulShutdown() } }
+}
+
+/// A corpus photo re-encoded at quality 10.
+func lowQualityJPEG() throws -> [UInt8] {
+    let photo = try ImageDecoder.decode(Corpus.bytes("j16_building_0.5mp.jpg")).pixels
+    var output: UnsafeMutablePointer<UInt8>?
+    var length: UInt = 0
+    photo.bytes.withUnsafeBufferPointer { source in
+        fixture_jpeg_encode(source.baseAddress, Int32(photo.width), Int32(photo.height), Int32(FIXTURE_YCBCR), 2, 2, 0, 10,
+                            &output, &length)
+    }
+    defer { fixture_free(output) }
+    return Array(UnsafeBufferPointer(start: output, count: Int(length)))
 }
 
 /// Counts requests in flight and remembers the most there were at once.
