@@ -29,17 +29,24 @@ struct PipelineTests {
         throw HalfsizeError(.notReady, "the job did not finish in time; saw \(seen.sorted())")
     }
 
-    @Test func csvOfFiftyImagesComesBackHalvedInOrder() async throws {
-        let images = try await ImageServer.start()
+    /// Starts an image server and the four programs, runs `body`, records a failure with the end of
+    /// every program's log, and checks that every program stops cleanly on SIGTERM.
+    func withSystem(slowDelay: Duration = .seconds(3), _ body: (ImageServer, RunningSystem) async throws -> Void) async throws {
+        let images = try await ImageServer.start(slowDelay: slowDelay)
         let system = try await RunningSystem.start(environment)
         defer { images.stop() }
         do {
-            try await runEndToEnd(images: images, system: system)
+            try await body(images, system)
         } catch {
-            Issue.record("\(error)\n--- downloader:\n\(system.log("downloader").suffix(3000))\n--- resizer:\n\(system.log("resizer").suffix(3000))")
+            let logs = ["ingest", "downloader", "resizer", "csv-writer"].map { "--- \($0):\n\(system.log($0).suffix(2000))" }
+            Issue.record("\(error)\n\(logs.joined(separator: "\n"))")
         }
         let statuses = system.stop()
         #expect(statuses.values.allSatisfy { $0 == 0 }, "every process stops cleanly on SIGTERM: \(statuses)")
+    }
+
+    @Test func csvOfFiftyImagesComesBackHalvedInOrder() async throws {
+        try await withSystem { images, system in try await runEndToEnd(images: images, system: system) }
     }
 
     func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {
@@ -150,16 +157,7 @@ struct PipelineTests {
     }
 
     @Test func redeliveredMessagesChangeNothing() async throws {
-        let images = try await ImageServer.start()
-        let system = try await RunningSystem.start(environment)
-        defer { images.stop() }
-        do {
-            try await runRedelivery(images: images, system: system)
-        } catch {
-            Issue.record("\(error)\n--- csv-writer:\n\(system.log("csv-writer").suffix(3000))")
-        }
-        let statuses = system.stop()
-        #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")
+        try await withSystem { images, system in try await runRedelivery(images: images, system: system) }
     }
 
     /// Uploads a CSV and waits for the job to finish; returns its status URL and final report.
@@ -214,10 +212,7 @@ struct PipelineTests {
     }
 
     @Test func apiAnswersBadUploadsUnknownJobsAndUnfinishedOutput() async throws {
-        let images = try await ImageServer.start(slowDelay: .seconds(4))
-        let system = try await RunningSystem.start(environment)
-        defer { images.stop() }
-        do {
+        try await withSystem(slowDelay: .seconds(4)) { images, system in
             // Every problem at once, with row, column, code and message.
             let bad = Array("S. No.,Product Name,Input Image Urls\nx,,not-a-url\n1,A,https://a.test/1.jpg\n1,B,https://a.test/2.jpg\n".utf8)
             let (code, body) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: bad, contentType: "text/csv")
@@ -291,10 +286,6 @@ struct PipelineTests {
             let (pageCode, page) = try await HTTP.get("\(system.publicURL)/")
             #expect(pageCode == 200)
             #expect(String(decoding: page, as: UTF8.self).contains("name=\"file\""))
-        } catch {
-            Issue.record("\(error)\n--- ingest:\n\(system.log("ingest").suffix(3000))")
         }
-        let statuses = system.stop()
-        #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")
     }
 }
