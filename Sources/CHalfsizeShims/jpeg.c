@@ -136,8 +136,8 @@ int hs_jpeg_decoder_open(const unsigned char *data, size_t length, int scale_den
     case JCS_CMYK: case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; break;
     default: cinfo->out_color_space = JCS_RGB; break;
     }
-    info->source_is_cmyk = cinfo->out_color_space == JCS_CMYK;
-    decoder->adobe_inverted_cmyk = info->source_is_cmyk && cinfo->saw_Adobe_marker;
+    int cmyk = cinfo->out_color_space == JCS_CMYK;
+    decoder->adobe_inverted_cmyk = cmyk && cinfo->saw_Adobe_marker;
     cinfo->scale_num = 1;
     cinfo->scale_denom = (unsigned int)scale_denom;
     cinfo->dct_method = JDCT_ISLOW;
@@ -150,7 +150,7 @@ int hs_jpeg_decoder_open(const unsigned char *data, size_t length, int scale_den
     info->width = (int)cinfo->output_width;
     info->height = (int)cinfo->output_height;
     info->components = cinfo->output_components == 1 ? 1 : 3;
-    if (info->source_is_cmyk) {
+    if (cmyk) {
         decoder->cmyk_rows = malloc((size_t)cinfo->output_width * 4 * READ_ROWS);
         if (decoder->cmyk_rows == NULL) fail(&decoder->guard, HS_NO_MEMORY, "out of memory for the CMYK rows");
     }

@@ -114,7 +114,6 @@ int hs_png_decoder_open(const unsigned char *data, size_t length, uint64_t max_p
     png_set_read_fn(png, guard, read_from_memory);
     png_read_info(png, png_info);
 
-    info->source_bit_depth = png_get_bit_depth(png, png_info);
     info->source_color_type = png_get_color_type(png, png_info);
     info->interlaced = png_get_interlace_type(png, png_info) != PNG_INTERLACE_NONE;
     png_colorp palette = NULL;
@@ -291,7 +290,7 @@ int hs_png_encode(const unsigned char *pixels, int width, int height, int channe
     size_t filtered_length = (row_bytes + 1) * (size_t)height;
     filtered = malloc(filtered_length);
     candidates = malloc(row_bytes * 5);
-    packed = bit_depth < 8 ? calloc(2, row_bytes) : NULL;
+    packed = bit_depth < 8 ? malloc(row_bytes) : NULL;
     compressor = libdeflate_alloc_compressor(compression_level);
     if (filtered == NULL || candidates == NULL || (bit_depth < 8 && packed == NULL) || compressor == NULL) {
         guard.result = HS_NO_MEMORY;
@@ -302,10 +301,9 @@ int hs_png_encode(const unsigned char *pixels, int width, int height, int channe
     for (int y = 0; y < height; y++) {
         const unsigned char *row = pixels + stride * (size_t)y;
         unsigned char *target = filtered + (row_bytes + 1) * (size_t)y;
-        if (packed != NULL) {
-            unsigned char *packed_row = packed + row_bytes * (size_t)(y & 1);
-            pack_row(row, width, bit_depth, packed_row, row_bytes);
-            row = packed_row;
+        if (packed != NULL) {  // only palette rows are packed, and they are not filtered
+            pack_row(row, width, bit_depth, packed, row_bytes);
+            row = packed;
         }
         if (palette != NULL) {
             // Indexed data compresses best unfiltered (the PNG specification's advice).

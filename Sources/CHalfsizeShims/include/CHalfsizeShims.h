@@ -65,7 +65,6 @@ typedef struct {
     int width, height;            // of the output, after DCT scaling
     int components;               // 1 grey or 3 RGB (CMYK and YCCK are converted to RGB)
     int source_width, source_height;
-    int source_is_cmyk;
     unsigned char *exif;          // APP1 payload after "Exif\0\0", or NULL; owned by the decoder
     unsigned int exif_length;
     unsigned char *icc;           // ICC profile, or NULL; owned by the decoder
@@ -101,7 +100,6 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
 /// What a PNG decoder knows once the header is read. Pixels come out as 8-bit channels.
 typedef struct {
     int width, height, channels;  // channels: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA
-    int source_bit_depth;
     int source_color_type;        // PNG_COLOR_TYPE_*
     int interlaced;
     unsigned char palette[1024];  // a palette source's entries as RGBA, before expansion
