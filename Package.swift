@@ -73,8 +73,8 @@ let package = Package(
         .executableTarget(name: "csv-writer", dependencies: ["Pipeline"]),
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging"]),
-        .target(name: "TestCorpus", path: "Tests/TestCorpus"),
         .target(name: "CJPEGFixtures", dependencies: ["CJPEG"], path: "Tests/CJPEGFixtures"),
+        .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures",

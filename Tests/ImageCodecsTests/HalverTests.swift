@@ -254,10 +254,8 @@ struct BrokenInputTests {
     }
 
     @Test func hugeDimensionsAreRefusedFromTheHeader() {
-        var ihdr: [UInt8] = Array("IHDR".utf8)
-        ihdr += bigEndian(100_000) + bigEndian(100_000) + [8, 2, 0, 0, 0]
-        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + bigEndian(13) + ihdr + bigEndian(crc32(ihdr))
-        #expect(code(png) == .tooLarge)
+        let header = PNGFixture.bigEndian(100_000) + PNGFixture.bigEndian(100_000) + [8, 2, 0, 0, 0]
+        #expect(code(PNGFixture.signature + PNGFixture.chunk("IHDR", header)) == .tooLarge)
     }
 
     @Test func hugeJPEGDimensionsAreRefusedFromTheHeader() throws {
@@ -290,16 +288,5 @@ struct BrokenInputTests {
                 #expect(error.message.contains(name))
             }
         }
-    }
-
-    func bigEndian(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)] }
-
-    func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
-        }
-        return ~crc
     }
 }

@@ -1,6 +1,7 @@
 import CJPEGFixtures
 import HalfsizeCore
 import ImageCodecs
+import TestCorpus
 import Testing
 
 /// A JPEG form the corpus may lack: colour space, luma sampling (chroma is 1 × 1), progression.
@@ -14,14 +15,7 @@ struct JPEGForm: CustomTestStringConvertible, Sendable {
     var channels: Int { colourSpace == Int32(FIXTURE_GREY) ? 1 : 3 }
 
     func encode(_ pixels: [UInt8], width: Int, height: Int) -> [UInt8] {
-        var output: UnsafeMutablePointer<UInt8>?
-        var length: UInt = 0
-        pixels.withUnsafeBufferPointer { source in
-            fixture_jpeg_encode(source.baseAddress, Int32(width), Int32(height), colourSpace, sampling.horizontal,
-                                sampling.vertical, progressive ? 1 : 0, 95, &output, &length)
-        }
-        defer { fixture_free(output) }
-        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+        FixtureJPEG.encode(pixels, width: width, height: height, colourSpace: colourSpace, sampling: sampling, progressive: progressive)
     }
 
     static let all: [JPEGForm] = [

@@ -36,16 +36,19 @@ struct PNGFixture: CustomTestStringConvertible {
                 raw += packed
             }
         }
-        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        png += chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [bitDepth, colourType, 0, 0, 0])
-        if !palette.isEmpty { png += chunk("PLTE", palette) }
-        if !transparency.isEmpty { png += chunk("tRNS", transparency) }
-        png += chunk("IDAT", zlibStored(raw))
-        png += chunk("IEND", [])
+        var png = Self.signature
+        png += Self.chunk("IHDR", Self.bigEndian(UInt32(width)) + Self.bigEndian(UInt32(height)) + [bitDepth, colourType, 0, 0, 0])
+        if !palette.isEmpty { png += Self.chunk("PLTE", palette) }
+        if !transparency.isEmpty { png += Self.chunk("tRNS", transparency) }
+        png += Self.chunk("IDAT", zlibStored(raw))
+        png += Self.chunk("IEND", [])
         return png
     }
 
-    private func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// A chunk: length, type, data and CRC.
+    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
         let body = Array(type.utf8) + data
         return bigEndian(UInt32(data.count)) + body + bigEndian(crc32(body))
     }
@@ -56,14 +59,14 @@ struct PNGFixture: CustomTestStringConvertible {
         var a: UInt32 = 1, b: UInt32 = 0
         for byte in data { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
         return [0x78, 0x01, 0x01, UInt8(length & 255), UInt8(length >> 8), UInt8(~length & 255), UInt8(~length >> 8)]
-            + data + bigEndian(b << 16 | a)
+            + data + Self.bigEndian(b << 16 | a)
     }
 
-    private func bigEndian(_ value: UInt32) -> [UInt8] {
+    static func bigEndian(_ value: UInt32) -> [UInt8] {
         [UInt8(value >> 24), UInt8(value >> 16 & 255), UInt8(value >> 8 & 255), UInt8(value & 255)]
     }
 
-    private func crc32(_ bytes: [UInt8]) -> UInt32 {
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {
             crc ^= UInt32(byte)

@@ -109,14 +109,7 @@ final class ImageServer: Sendable {
 /// A corpus photo re-encoded at quality 10.
 func lowQualityJPEG() throws -> [UInt8] {
     let photo = try ImageDecoder.decode(Corpus.bytes("j16_building_0.5mp.jpg")).pixels
-    var output: UnsafeMutablePointer<UInt8>?
-    var length: UInt = 0
-    photo.bytes.withUnsafeBufferPointer { source in
-        fixture_jpeg_encode(source.baseAddress, Int32(photo.width), Int32(photo.height), Int32(FIXTURE_YCBCR), 2, 2, 0, 10,
-                            &output, &length)
-    }
-    defer { fixture_free(output) }
-    return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+    return FixtureJPEG.encode(photo.bytes, width: photo.width, height: photo.height, colourSpace: Int32(FIXTURE_YCBCR), quality: 10)
 }
 
 /// Counts requests in flight and remembers the most there were at once.
