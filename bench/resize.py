@@ -5,7 +5,6 @@ Speeds come from each program's own per-file timings (bytes in memory to encoded
 process start-up and file writes do not count for either side; the median round is reported.
 """
 import argparse
-import io
 import math
 import os
 import pathlib
@@ -99,7 +98,11 @@ def summarise(rounds):
 
 def twenty_megapixel_jpeg(corpus_jpegs, directory):
     """A 20 MP baseline 4:2:0 JPEG made from the largest corpus photo (the memory check's input)."""
-    largest = max(corpus_jpegs, key=lambda path: Image.open(path).size[0] * Image.open(path).size[1])
+    def pixels(path):
+        with Image.open(path) as image:
+            return image.size[0] * image.size[1]
+
+    largest = max(corpus_jpegs, key=pixels)
     path = os.path.join(directory, "baseline_20mp.jpg")
     with Image.open(largest) as image:
         image.convert("RGB").resize((5472, 3648), Image.BILINEAR).save(path, "JPEG", quality=90, subsampling=2)
@@ -130,7 +133,6 @@ def main():
     sets = {"JPEG": jpegs, "PNG": pngs}
     results = {(kind, name): [] for kind in methods for name, _ in methods[kind]}
     peak = {}
-    outputs = {}
     with tempfile.TemporaryDirectory(prefix="halfsize-bench.") as scratch:
         for round_number in range(arguments.rounds):
             for kind, files in sets.items():
@@ -147,7 +149,6 @@ def main():
                         sys.exit(f"{name} halved {len(rows)} of {len(files)} {kind} files")
                     results[(kind, name)].append(rows)
                     peak[(kind, name)] = max(peak.get((kind, name), 0), rss)
-                    outputs[(kind, name)] = rows
 
         megapixels = {kind: sum(row[3] for row in results[(kind, "resizer halve")][0].values()) / 1e6 for kind in sets}
         print(f"corpus {corpus}: {len(jpegs)} JPEG ({megapixels['JPEG']:.1f} MP), {len(pngs)} PNG "
@@ -167,7 +168,8 @@ def main():
         quality_figures = {}
         for kind in methods:
             for name, _ in methods[kind]:
-                per_file = {path: psnr(path, row[4]) for path, row in outputs[(kind, name)].items()}
+                # The last round's outputs are on disk (every round writes the same bytes).
+                per_file = {path: psnr(path, row[4]) for path, row in results[(kind, name)][-1].items()}
                 values = list(per_file.values())
                 quality_figures[(kind, name)] = (statistics.mean(values), min(values))
                 worst = min(per_file, key=per_file.get)
