@@ -12,20 +12,51 @@ public struct FetchSettings: Sendable {
     public var maximumBytes: Int
     public var maximumRedirects: Int
     public var maximumConcurrentTransfers: Int
+    /// Transfers to one host at once; more wait their turn in the fetcher.
+    public var maximumTransfersPerHost: Int
     public var allowPrivateNetworks: Bool
     public var userAgent: String
+    /// A transfer slower than `lowSpeedBytesPerSecond` for `lowSpeedSeconds` is a `download_timeout`.
+    public var lowSpeedBytesPerSecond: Int
+    public var lowSpeedSeconds: Int
+    /// The longest `Retry-After` honoured; longer ones are cut to it.
+    public var maximumRetryAfter: Duration
 
     public init(connectTimeoutMilliseconds: Int = 10_000, totalTimeoutMilliseconds: Int = 60_000,
                 maximumBytes: Int = 50 << 20, maximumRedirects: Int = 5, maximumConcurrentTransfers: Int = 64,
-                allowPrivateNetworks: Bool = false, userAgent: String = "halfsize/1.0") {
+                maximumTransfersPerHost: Int = 8, allowPrivateNetworks: Bool = false, userAgent: String = "halfsize/1.0",
+                lowSpeedBytesPerSecond: Int = 1024, lowSpeedSeconds: Int = 15, maximumRetryAfter: Duration = .seconds(300)) {
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
         self.totalTimeoutMilliseconds = totalTimeoutMilliseconds
         self.maximumBytes = maximumBytes
         self.maximumRedirects = maximumRedirects
         self.maximumConcurrentTransfers = maximumConcurrentTransfers
+        self.maximumTransfersPerHost = maximumTransfersPerHost
         self.allowPrivateNetworks = allowPrivateNetworks
         self.userAgent = userAgent
+        self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
+        self.lowSpeedSeconds = lowSpeedSeconds
+        self.maximumRetryAfter = maximumRetryAfter
     }
+}
+
+/// Why a download did not bring an image, and whether trying again later may help.
+public struct FetchFailure: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Other 4xx, blocked address, too large, bad URL: requested once, never again.
+        case permanent
+        /// Timeouts, resets, refusals, 408/425/429/5xx: worth another attempt.
+        case transient
+        /// No request was made: the host asked us to slow down (429) and is cooling down.
+        case throttled
+    }
+
+    public var error: HalfsizeError
+    public var kind: Kind
+    /// When the server said to come back (`Retry-After`, capped), or the host's cool-down.
+    public var retryAfter: Duration?
+
+    public var description: String { "\(error) (\(kind))" }
 }
 
 public struct FetchedResource: Sendable {
@@ -48,9 +79,12 @@ enum CurlStatus {
 public final class Fetcher: Service, Sendable {
     final class Request: Sendable {
         let url: String
+        /// The host the per-host limit and cool-down apply to (lowercased; the URL itself when unparsable).
+        let host: String
         let continuation: CheckedContinuation<FetchedResource, any Error>
         init(url: String, continuation: CheckedContinuation<FetchedResource, any Error>) {
             self.url = url
+            self.host = URLComponents(string: url)?.host?.lowercased() ?? url
             self.continuation = continuation
         }
     }
@@ -73,10 +107,13 @@ public final class Fetcher: Service, Sendable {
         self.logger = logger
         multi = curl_multi_init()
         hs_curlm_set_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, settings.maximumConcurrentTransfers)
+        hs_curlm_set_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, settings.maximumTransfersPerHost)
     }
 
     deinit { curl_multi_cleanup(multi) }
 
+    /// Downloads `url`. Throws `FetchFailure` for what the server or the address did, and
+    /// `HalfsizeError` when the fetcher itself is stopping (a fault of ours: try again elsewhere).
     public func fetch(_ url: String) async throws -> FetchedResource {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = shared.withLock { shared -> Bool in
@@ -87,7 +124,7 @@ public final class Fetcher: Service, Sendable {
             if accepted {
                 curl_multi_wakeup(multi)
             } else {
-                continuation.resume(throwing: HalfsizeError(.downloadFailed, "the downloader is shutting down"))
+                continuation.resume(throwing: HalfsizeError(.brokerUnavailable, "the downloader is shutting down"))
             }
         }
     }
@@ -120,7 +157,7 @@ public final class Fetcher: Service, Sendable {
 
     private func runTransferThread() {
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
-        var waiting: [Request] = []
+        var waiting = HostQueue()
         while true {
             let (incoming, stopping) = shared.withLock { shared in
                 defer { shared.requests.removeAll() }
@@ -128,23 +165,30 @@ public final class Fetcher: Service, Sendable {
             }
             waiting.append(contentsOf: incoming)
             if stopping {
-                // Transfers in flight end; their callers see an error and the broker redelivers.
-                let error = HalfsizeError(.downloadFailed, "the downloader stopped before the transfer finished")
-                for request in waiting { request.continuation.resume(throwing: error) }
+                // Transfers in flight end; their callers see an error of ours and try again later.
+                let error = HalfsizeError(.brokerUnavailable, "the downloader stopped before the transfer finished")
+                for request in waiting.removeAll() { request.continuation.resume(throwing: error) }
                 for (easy, transfer) in active {
                     curl_multi_remove_handle(multi, easy)
                     transfer.request.continuation.resume(throwing: error)
                 }
                 return
             }
-            while active.count < settings.maximumConcurrentTransfers, !waiting.isEmpty {
-                let request = waiting.removeFirst()
+            let now = ContinuousClock.now
+            for request in waiting.removeCoolingDown(now: now) {
+                request.continuation.resume(throwing: FetchFailure(
+                    error: HalfsizeError(.httpStatus, "\(request.host) asked us to slow down (HTTP 429); not requested"),
+                    kind: .throttled, retryAfter: waiting.coolDown(of: request.host, now: now)))
+            }
+            while active.count < settings.maximumConcurrentTransfers,
+                  let request = waiting.popFirst(limitPerHost: settings.maximumTransfersPerHost) {
                 do {
                     let transfer = try Transfer(request: request, settings: settings)
                     active[transfer.easy] = transfer
                     curl_multi_add_handle(multi, transfer.easy)
                 } catch {
-                    request.continuation.resume(throwing: error)
+                    waiting.finished(request.host)
+                    request.continuation.resume(throwing: FetchFailure(error: error, kind: .permanent))
                 }
             }
             var running: Int32 = 0
@@ -155,10 +199,63 @@ public final class Fetcher: Service, Sendable {
                       let transfer = active.removeValue(forKey: easy) else { continue }
                 let code = message.pointee.data.result
                 curl_multi_remove_handle(multi, easy)
-                transfer.finish(code)
+                waiting.finished(transfer.request.host)
+                let outcome = transfer.outcome(code, maximumRetryAfter: settings.maximumRetryAfter)
+                if case .failure(let failure) = outcome, failure.error.code == .httpStatus, transfer.status == 429 {
+                    waiting.startCoolDown(of: transfer.request.host, for: failure.retryAfter ?? .seconds(5), now: .now)
+                }
+                transfer.request.continuation.resume(with: outcome.mapError { $0 as any Error })
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            curl_multi_poll(multi, nil, 0, waiting.isEmpty ? 1000 : 100, nil)
         }
+    }
+}
+
+/// Requests waiting for a transfer slot, with the per-host bookkeeping: how many transfers each
+/// host has in flight, and the hosts cooling down after a 429 (only their requests wait; other
+/// hosts go on). Used by the transfer thread alone.
+struct HostQueue {
+    private var requests: [Fetcher.Request] = []
+    private var inFlight: [String: Int] = [:]
+    private var coolingUntil: [String: ContinuousClock.Instant] = [:]
+
+    var isEmpty: Bool { requests.isEmpty }
+
+    mutating func append(contentsOf incoming: [Fetcher.Request]) { requests.append(contentsOf: incoming) }
+
+    mutating func removeAll() -> [Fetcher.Request] {
+        defer { requests.removeAll() }
+        return requests
+    }
+
+    /// The first request whose host is below the limit, counted as in flight.
+    mutating func popFirst(limitPerHost: Int) -> Fetcher.Request? {
+        guard let index = requests.firstIndex(where: { inFlight[$0.host, default: 0] < limitPerHost }) else { return nil }
+        let request = requests.remove(at: index)
+        inFlight[request.host, default: 0] += 1
+        return request
+    }
+
+    mutating func finished(_ host: String) {
+        inFlight[host, default: 1] -= 1
+        if inFlight[host] == 0 { inFlight[host] = nil }
+    }
+
+    mutating func startCoolDown(of host: String, for duration: Duration, now: ContinuousClock.Instant) {
+        coolingUntil[host] = max(coolingUntil[host] ?? now, now + duration)
+    }
+
+    func coolDown(of host: String, now: ContinuousClock.Instant) -> Duration {
+        max(.zero, (coolingUntil[host] ?? now) - now)
+    }
+
+    /// Takes out the requests for hosts still cooling down; forgets cool-downs that are over.
+    mutating func removeCoolingDown(now: ContinuousClock.Instant) -> [Fetcher.Request] {
+        coolingUntil = coolingUntil.filter { $0.value > now }
+        guard !coolingUntil.isEmpty else { return [] }
+        let cooling = requests.filter { coolingUntil[$0.host] != nil }
+        requests.removeAll { coolingUntil[$0.host] != nil }
+        return cooling
     }
 }
 
@@ -194,6 +291,11 @@ final class Transfer {
         try CurlStatus.check(hs_curl_set_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(settings.maximumBytes)), "cannot cap the size")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_USERAGENT, settings.userAgent), "cannot set the user agent")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_ACCEPT_ENCODING, ""), "cannot accept compression")
+        // An empty proxy turns off http_proxy and friends: the address guard checks the image
+        // server itself, never a proxy that would connect on our behalf.
+        try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_PROXY, ""), "cannot turn proxies off")
+        try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_LOW_SPEED_LIMIT, settings.lowSpeedBytesPerSecond), "cannot set the low-speed limit")
+        try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds), "cannot set the low-speed limit")
         try CurlStatus.check(hs_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "cannot set the error buffer")
         try CurlStatus.check(hs_curl_install_address_guard(easy, guardState), "cannot install the address guard")
         try CurlStatus.check(hs_curl_set_write_function(easy, transferWrite, Unmanaged.passUnretained(self).toOpaque()),
@@ -215,33 +317,38 @@ final class Transfer {
         return true
     }
 
-    func finish(_ code: CURLcode) {
-        do {
-            request.continuation.resume(returning: try result(code))
-        } catch {
-            request.continuation.resume(throwing: error)
-        }
+    /// The HTTP status of the last response (0 before any).
+    var status: Int {
+        var status = 0
+        _ = hs_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return status
     }
 
-    private func result(_ code: CURLcode) throws(HalfsizeError) -> FetchedResource {
+    func outcome(_ code: CURLcode, maximumRetryAfter: Duration) -> Result<FetchedResource, FetchFailure> {
+        Result { () throws(FetchFailure) in try result(code, maximumRetryAfter: maximumRetryAfter) }
+    }
+
+    private func result(_ code: CURLcode, maximumRetryAfter: Duration) throws(FetchFailure) -> FetchedResource {
         if guardState.pointee.blocked != 0 {
             let address = withUnsafeBytes(of: guardState.pointee.blocked_address) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            throw HalfsizeError(.blockedAddress, "refused to connect to \(address): loopback, private and link-local addresses are not downloaded (set HALFSIZE_ALLOW_PRIVATE_NETWORKS=true to allow them)")
+            throw FetchFailure(error: HalfsizeError(.blockedAddress, "refused to connect to \(address): loopback, private, link-local and other special-purpose addresses are not downloaded (set HALFSIZE_ALLOW_PRIVATE_NETWORKS=true to allow them)"), kind: .permanent)
         }
         if exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
-            throw HalfsizeError(.downloadTooLarge, "the image is larger than the \(maximumBytes) byte limit")
+            throw FetchFailure(error: HalfsizeError(.downloadTooLarge, "the image is larger than the \(maximumBytes) byte limit"), kind: .permanent)
         }
         if code == CURLE_OPERATION_TIMEDOUT {
-            throw HalfsizeError(.downloadTimeout, "the download timed out: \(String(cString: errorBuffer))")
+            throw FetchFailure(error: HalfsizeError(.downloadTimeout, "the download timed out or stalled: \(String(cString: errorBuffer))"), kind: .transient)
         }
         if code != CURLE_OK {
             let detail = String(cString: errorBuffer)
-            throw HalfsizeError(.downloadFailed, detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
+            let error = HalfsizeError(.downloadFailed, detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
+            throw FetchFailure(error: error, kind: Self.transientCodes.contains(code) ? .transient : .permanent)
         }
-        var status = 0
-        _ = hs_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        let status = self.status
         guard (200..<300).contains(status) else {
-            throw HalfsizeError(.httpStatus, "the server answered HTTP \(status) \(HTTPReason.phrase(status))")
+            let error = HalfsizeError(.httpStatus, "the server answered HTTP \(status) \(HTTPReason.phrase(status))")
+            guard Self.transientStatuses.contains(status) else { throw FetchFailure(error: error, kind: .permanent) }
+            throw FetchFailure(error: error, kind: .transient, retryAfter: retryAfter().map { min($0, maximumRetryAfter) })
         }
         var contentType: UnsafePointer<CChar>?
         _ = hs_curl_get_string(easy, CURLINFO_CONTENT_TYPE, &contentType)
@@ -249,6 +356,35 @@ final class Transfer {
         _ = hs_curl_get_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
         return FetchedResource(bytes: body, contentType: contentType.map { String(cString: $0) },
                                finalURL: effective.map { String(cString: $0) } ?? request.url)
+    }
+
+    /// Failures a later attempt may not meet: the connection, not the request, went wrong.
+    static let transientCodes: Set<CURLcode> = [
+        CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
+        CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SSL_CONNECT_ERROR,
+    ]
+    static let transientStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
+
+    /// The response's `Retry-After`, in seconds or as an HTTP date.
+    private func retryAfter() -> Duration? {
+        var header: UnsafeMutablePointer<curl_header>?
+        guard curl_easy_header(easy, "Retry-After", 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK,
+              let value = header?.pointee.value else { return nil }
+        return RetryAfter.parse(String(cString: value))
+    }
+}
+
+/// `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`.
+public enum RetryAfter {
+    public static func parse(_ text: String, now: Date = Date()) -> Duration? {
+        let value = text.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(value) { return seconds >= 0 ? .seconds(seconds) : nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int(date.timeIntervalSince(now) * 1000)))
     }
 }
 
@@ -268,7 +404,9 @@ enum HTTPReason {
         case 401: "Unauthorized"
         case 403: "Forbidden"
         case 404: "Not Found"
+        case 408: "Request Timeout"
         case 410: "Gone"
+        case 425: "Too Early"
         case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 502: "Bad Gateway"

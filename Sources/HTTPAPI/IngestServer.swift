@@ -10,6 +10,7 @@ public struct IngestSettings: ProgramSettingsProtocol {
     public var host: String
     public var port: Int
     public var maximumUploadBytes: Int
+    public var relayAfter: Duration
 
     public init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
@@ -23,6 +24,8 @@ public struct IngestSettings: ProgramSettingsProtocol {
             reader.reportProblem("HALFSIZE_HTTP_ADDR must be host:port, not \"\(address)\"")
         }
         maximumUploadBytes = reader.integer("HALFSIZE_MAX_UPLOAD_BYTES", default: 32 << 20, in: 1024...(1 << 30), "largest CSV upload, in bytes")
+        relayAfter = .seconds(reader.integer("HALFSIZE_RELAY_AFTER", default: 10, in: 1...3600,
+            "seconds a stored job may stay unpublished (its ingest died, or the broker was away) before the relay publishes it"))
     }
 }
 
@@ -40,7 +43,11 @@ public enum IngestServer {
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        // The server stops first, then the broker connection it publishes through.
-        try await runtime.run([broker, application])
+        let recovery = Recovery(store: runtime.store, broker: broker, logger: logger)
+        let relay = PeriodicService(name: "outbox relay", every: .seconds(2), logger: logger) {
+            try await recovery.relay(olderThan: settings.relayAfter)
+        }
+        // The server stops first, then the relay, then the broker connection they publish through.
+        try await runtime.run([broker, relay, application])
     }
 }

@@ -30,6 +30,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case storageError = "storage_error"
     case invalidConfiguration = "invalid_configuration"
     case invalidMessage = "invalid_message"
+    case deadLettered = "dead_lettered"
+    case retriesExhausted = "retries_exhausted"
     case notFound = "not_found"
     case notReady = "not_ready"
 }

@@ -5,10 +5,14 @@ public enum StageQueue: String, Sendable, CaseIterable {
     case download = "halfsize.download"
     case resize = "halfsize.resize"
     case csv = "halfsize.csv"
+    /// Messages a stage queue dead-lettered (delivery limit reached, or rejected as undecodable).
+    case dead = "halfsize.dead"
 }
 
 /// The body of every pipeline message. The database holds the details; a message names the work.
-/// `itemID` is absent on the csv queue, where the job is the unit.
+/// `itemID` is absent on the csv queue, where the job is the unit. A message sent again after a
+/// fault of ours carries how many times it has been (`retries`) and since when (`retrySince`,
+/// milliseconds since 1970), so the retry horizon holds while the database is away.
 public struct StageMessage: Codable, Sendable, Equatable {
     public static let currentVersion = 1
 
@@ -16,12 +20,16 @@ public struct StageMessage: Codable, Sendable, Equatable {
     public var job: JobReference
     public var jobID: Int64
     public var itemID: Int64?
+    public var retries: Int
+    public var retrySince: Int64?
 
-    public init(job: JobReference, jobID: Int64, itemID: Int64? = nil) {
+    public init(job: JobReference, jobID: Int64, itemID: Int64? = nil, retries: Int = 0, retrySince: Int64? = nil) {
         self.version = Self.currentVersion
         self.job = job
         self.jobID = jobID
         self.itemID = itemID
+        self.retries = retries
+        self.retrySince = retrySince
     }
 
     enum CodingKeys: String, CodingKey {
@@ -29,6 +37,36 @@ public struct StageMessage: Codable, Sendable, Equatable {
         case job
         case jobID = "job_id"
         case itemID = "item_id"
+        case retries
+        case retrySince = "retry_since"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        job = try container.decode(JobReference.self, forKey: .job)
+        jobID = try container.decode(Int64.self, forKey: .jobID)
+        itemID = try container.decodeIfPresent(Int64.self, forKey: .itemID)
+        retries = try container.decodeIfPresent(Int.self, forKey: .retries) ?? 0
+        retrySince = try container.decodeIfPresent(Int64.self, forKey: .retrySince)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(job, forKey: .job)
+        try container.encode(jobID, forKey: .jobID)
+        try container.encodeIfPresent(itemID, forKey: .itemID)
+        if retries > 0 { try container.encode(retries, forKey: .retries) }
+        try container.encodeIfPresent(retrySince, forKey: .retrySince)
+    }
+
+    /// The ids a dead-lettered body names, read leniently: a body of another version or shape
+    /// may still say which job and image it was for.
+    public static func identifiers(in body: [UInt8]) -> (jobID: Int64?, itemID: Int64?) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return (nil, nil) }
+        func integer(_ key: String) -> Int64? { (object[key] as? NSNumber).map { $0.int64Value } }
+        return (integer("job_id"), integer("item_id"))
     }
 
     public func encoded() -> [UInt8] {

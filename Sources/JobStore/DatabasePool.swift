@@ -9,12 +9,14 @@ import Synchronization
 /// or opens one, and a connection found broken is replaced and the work tried once more.
 public final class DatabasePool: Sendable {
     public let url: String
+    let options: DatabaseOptions
     let threads: NIOThreadPool
     let idle = Mutex<[PostgresConnection]>([])
     let logger: Logger
 
-    public init(url: String, size: Int, logger: Logger) {
+    public init(url: String, size: Int, options: DatabaseOptions = DatabaseOptions(), logger: Logger) {
         self.url = url
+        self.options = options
         self.logger = logger
         threads = NIOThreadPool(numberOfThreads: size)
         threads.start()
@@ -47,7 +49,7 @@ public final class DatabasePool: Sendable {
 
     private func checkOut() throws(DatabaseError) -> PostgresConnection {
         if let connection = idle.withLock({ $0.popLast() }), connection.isHealthy { return connection }
-        return try PostgresConnection(url: url)
+        return try PostgresConnection(url: url, options: options)
     }
 
     private func checkIn(_ connection: PostgresConnection) {

@@ -6,6 +6,10 @@ import Logging
 public enum Stage: String, Sendable, Codable {
     case ingest, downloader, resizer
     case csvWriter = "csv-writer"
+    /// csv-writer's consumer of `halfsize.dead`.
+    case deadLetters = "dead-letters"
+    /// csv-writer's sweep for work that stopped moving.
+    case reaper
 }
 
 public struct NewItem: Sendable, Equatable {
@@ -42,6 +46,8 @@ public struct ItemRecord: Sendable, Equatable {
     public var rawKey: String?
     public var outputName: String?
     public var errorCode: String?
+    /// Downloads tried so far.
+    public var attempts: Int
 }
 
 /// What a resize produced, recorded on the item.
@@ -108,7 +114,8 @@ public struct JobStore: Sendable {
         _ = try await pool.withConnection { try $0.query("SELECT 1") }
     }
 
-    /// Creates the job and one pending item per image in one transaction.
+    /// Creates the job and one pending item per image in one transaction. The job is in the outbox
+    /// (`published_at` NULL) until `markPublished`: the relay publishes it if its creator cannot.
     public func createJob(reference: JobReference, inputFilename: String?, inputKey: String, rowCount: Int,
                           items: [NewItem]) async throws -> CreatedJob {
         try await pool.transaction { connection in
@@ -136,7 +143,7 @@ public struct JobStore: Sendable {
         try await pool.withConnection { connection in
             let rows = try connection.query("""
                 SELECT i.id, i.job_id, j.reference, i.row_number, i.serial_number, i.position, i.source_url, i.status,
-                       i.format, i.raw_key, i.output_name, i.error_code
+                       i.format, i.raw_key, i.output_name, i.error_code, i.attempts
                 FROM items i JOIN jobs j ON j.id = i.job_id WHERE i.id = $1
                 """, [String(id)])
             guard rows.count == 1, let reference = rows.value(0, "reference").flatMap(JobReference.init),
@@ -145,7 +152,8 @@ public struct JobStore: Sendable {
                               rowNumber: Int(rows.int(0, "row_number")!), serialNumber: rows.int(0, "serial_number")!,
                               position: Int(rows.int(0, "position")!), sourceURL: rows.value(0, "source_url")!,
                               status: status, format: rows.value(0, "format"), rawKey: rows.value(0, "raw_key"),
-                              outputName: rows.value(0, "output_name"), errorCode: rows.value(0, "error_code"))
+                              outputName: rows.value(0, "output_name"), errorCode: rows.value(0, "error_code"),
+                              attempts: Int(rows.int(0, "attempts") ?? 0))
         }
     }
 
@@ -153,7 +161,8 @@ public struct JobStore: Sendable {
     public func markDownloaded(itemID: Int64, jobID: Int64, format: String, rawKey: String, bytes: Int) async throws -> Bool {
         try await pool.transaction { connection in
             let updated = try connection.query("""
-                UPDATE items SET status = 'downloaded', format = $2, raw_key = $3, bytes_in = $4, updated_at = now()
+                UPDATE items SET status = 'downloaded', format = $2, raw_key = $3, bytes_in = $4, attempts = attempts + 1,
+                    next_attempt_at = NULL, updated_at = now()
                 WHERE id = $1 AND status = 'pending' RETURNING id
                 """, [String(itemID), format, rawKey, String(bytes)])
             guard updated.count == 1 else { return false }
@@ -178,10 +187,12 @@ public struct JobStore: Sendable {
                           String(record.widthIn), String(record.heightIn), String(record.widthOut), String(record.heightOut),
                           record.grew ? "true" : "false"])
             case .failed(let error):
+                // A download that fails is one more attempt at the supplier.
                 updated = try connection.query("""
-                    UPDATE items SET status = 'failed', error_code = $2, error_message = $3, updated_at = now()
+                    UPDATE items SET status = 'failed', error_code = $2, error_message = $3, next_attempt_at = NULL,
+                        attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = now()
                     WHERE id = $1 AND status IN ('pending', 'downloaded') RETURNING id
-                    """, [id, error.code.rawValue, error.message])
+                    """, [id, error.code.rawValue, error.message, stage == .downloader ? "true" : "false"])
             }
             guard updated.count == 1 else {
                 let job = try connection.query("SELECT remaining, status FROM jobs WHERE id = $1", [String(jobID)])

@@ -68,6 +68,28 @@ public enum Migrations {
             CREATE INDEX events_by_job ON events (job_id, id);
             CREATE INDEX events_by_item ON events (item_id) WHERE item_id IS NOT NULL;
             """),
+        Migration(version: 2, name: "attempts, dead letters and the job outbox", sql: """
+            ALTER TABLE items
+                ADD COLUMN attempts           integer NOT NULL DEFAULT 0,
+                ADD COLUMN last_error_code    text,
+                ADD COLUMN last_error_message text,
+                ADD COLUMN next_attempt_at    timestamptz;
+            -- published_at is the outbox: NULL until the job's download messages are confirmed.
+            ALTER TABLE jobs ADD COLUMN published_at timestamptz;
+            UPDATE jobs SET published_at = created_at;
+            CREATE INDEX jobs_unpublished ON jobs (created_at) WHERE published_at IS NULL;
+            CREATE INDEX jobs_unfinished ON jobs (updated_at) WHERE status IN ('queued', 'processing', 'writing');
+            CREATE INDEX items_unsettled ON items (job_id) WHERE status IN ('pending', 'downloaded');
+            CREATE TABLE dead_letters (
+                id          bigserial PRIMARY KEY,
+                job_id      bigint REFERENCES jobs(id) ON DELETE CASCADE,
+                item_id     bigint REFERENCES items(id) ON DELETE CASCADE,
+                queue       text,
+                reason      text,
+                body        text NOT NULL,
+                at          timestamptz NOT NULL DEFAULT clock_timestamp()
+            );
+            """),
     ]
 
     /// Applies every migration the database lacks. Safe to run from many processes at once.

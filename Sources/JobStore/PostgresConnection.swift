@@ -32,13 +32,33 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public var asHalfsizeError: HalfsizeError { HalfsizeError(.databaseError, description) }
 }
 
+/// What every connection is opened with, because libpq sets no timeouts of its own: a bound
+/// on connecting, TCP keepalives (a peer that vanished is noticed within about 20 s) and a
+/// statement timeout. Settings given in the database URL win over these.
+public struct DatabaseOptions: Sendable, Equatable {
+    public var connectTimeoutSeconds: Int
+    public var statementTimeoutMilliseconds: Int
+
+    public init(connectTimeoutSeconds: Int = 10, statementTimeoutMilliseconds: Int = 30_000) {
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+    }
+
+    /// libpq keywords and values, in the order PQconnectdbParams reads them.
+    var keywords: [(String, String)] {
+        [("connect_timeout", String(connectTimeoutSeconds)), ("keepalives", "1"), ("keepalives_idle", "10"),
+         ("keepalives_interval", "5"), ("keepalives_count", "2"), ("tcp_user_timeout", "20000"),
+         ("options", "-c statement_timeout=\(statementTimeoutMilliseconds)")]
+    }
+}
+
 /// One libpq connection, freed in deinit. libpq connections must not be used by two threads at
 /// once; the handle sits behind a lock, and the pool gives each connection to one thread at a time.
 public final class PostgresConnection: Sendable {
     private let handle: Mutex<OpaquePointer>
 
-    public init(url: String) throws(DatabaseError) {
-        guard let connection = PQconnectdb(url) else {
+    public init(url: String, options: DatabaseOptions = DatabaseOptions()) throws(DatabaseError) {
+        guard let connection = Self.connect(url: url, options: options) else {
             throw DatabaseError(sqlState: nil, message: "cannot allocate a database connection", connectionLost: true)
         }
         guard PQstatus(connection) == CONNECTION_OK else {
@@ -49,6 +69,15 @@ public final class PostgresConnection: Sendable {
         // Server notices (such as "already exists, skipping") would go to stderr unlabelled.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = Mutex(connection)
+    }
+
+    /// PQconnectdbParams with the options; the URL comes last as an expanded dbname, so what it
+    /// says overrides the defaults before it.
+    private static func connect(url: String, options: DatabaseOptions) -> OpaquePointer? {
+        let pairs = options.keywords + [("dbname", url)]
+        let keywords = pairs.map { strdup($0.0) }, values = pairs.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        return PQconnectdbParams(keywords.map { UnsafePointer($0) } + [nil], values.map { UnsafePointer($0) } + [nil], 1)
     }
 
     deinit { handle.withLock { PQfinish($0) } }

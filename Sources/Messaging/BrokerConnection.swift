@@ -1,74 +1,111 @@
-import CHalfsizeShims
-import CRabbitMQ
 import Foundation
 import HalfsizeCore
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A message to publish: persistent, JSON, through the default exchange to a queue.
+/// A message to publish: persistent, JSON, mandatory (a message no queue takes is an error).
 public struct OutgoingMessage: Sendable, Equatable {
-    public var queue: String
+    public var exchange: String
+    public var routingKey: String
     public var body: [UInt8]
     public var messageID: String
+    /// Per-message TTL: set on messages that wait in a delay queue.
+    public var expiration: Duration?
 
-    public init(queue: String, body: [UInt8], messageID: String) {
-        self.queue = queue
+    public init(exchange: String = "", routingKey: String, body: [UInt8], messageID: String, expiration: Duration? = nil) {
+        self.exchange = exchange
+        self.routingKey = routingKey
         self.body = body
         self.messageID = messageID
+        self.expiration = expiration
     }
 
+    /// A stage message for `queue`, through the default exchange.
     public init(_ queue: StageQueue, _ message: StageMessage) {
         let id = [message.job.rawValue, message.itemID.map(String.init) ?? "job", queue.rawValue].joined(separator: ":")
-        self.init(queue: queue.rawValue, body: message.encoded(), messageID: id)
+        self.init(routingKey: queue.rawValue, body: message.encoded(), messageID: id)
+    }
+
+    /// The same stage message for `queue`, delivered there after `delay` (through a delay queue).
+    public static func delayed(_ queue: StageQueue, _ message: StageMessage, by delay: Duration) -> OutgoingMessage {
+        var outgoing = OutgoingMessage(queue, message)
+        outgoing.exchange = Topology.delayExchange
+        outgoing.routingKey = "\(Topology.tier(for: delay))s.\(queue.rawValue)"
+        outgoing.expiration = max(delay, .milliseconds(1))
+        return outgoing
     }
 }
 
 /// A message received from the consumed queue. Ack or reject it through the connection that
 /// delivered it; after a reconnect its tag is void and the broker redelivers it.
 public struct Delivery: Sendable {
+    /// What the broker sent.
+    struct Frame {
+        var body: [UInt8]
+        var deliveryTag: UInt64
+        var redelivered: Bool
+        var deathReason: String?
+        var deathQueue: String?
+    }
+
     public var body: [UInt8]
     public var deliveryTag: UInt64
     public var redelivered: Bool
+    /// On a dead-lettered message: why (`delivery_limit`, `rejected`, `expired`) and from where.
+    public var deathReason: String?
+    public var deathQueue: String?
     let sessionGeneration: Int
 }
 
-/// What the broker connection does besides publishing: which queues it declares and which it consumes.
+/// What the broker connection consumes, and how.
 public struct BrokerTopology: Sendable {
-    public var declaredQueues: [String]
     public var consumedQueue: String?
     public var prefetch: Int
-    /// Deliveries of one message before the quorum queue drops it (x-delivery-limit).
+    /// Deliveries of one message before a stage queue dead-letters it (x-delivery-limit).
     public var deliveryLimit: Int
 
-    public init(declaredQueues: [String] = StageQueue.allCases.map(\.rawValue), consumedQueue: String? = nil,
-                prefetch: Int = 64, deliveryLimit: Int = 20) {
-        self.declaredQueues = declaredQueues
+    public init(consumedQueue: String? = nil, prefetch: Int = 64, deliveryLimit: Int = 20) {
         self.consumedQueue = consumedQueue
         self.prefetch = prefetch
         self.deliveryLimit = deliveryLimit
     }
 }
 
-/// One AMQP connection driven by one dedicated I/O thread: it consumes, acks, publishes and reads
-/// publisher confirms, and it is inside rabbitmq-c often enough to answer heartbeats. Other threads
-/// talk to it through a locked command queue; work never runs on the I/O thread. It reconnects with
-/// back-off; deliveries of a lost connection are redelivered by the broker.
+/// One AMQP connection driven by one dedicated I/O thread: it consumes, acks, publishes, reads
+/// publisher confirms and answers queue inspections, and it is inside rabbitmq-c often enough to
+/// answer heartbeats. Other threads hand it commands through a locked queue; work never runs on
+/// the I/O thread. It reconnects with back-off; deliveries of a lost connection are redelivered.
+///
+/// Who answers a waiter: the command loop answers an inspection at once; a publish is answered by
+/// its confirms (`ConfirmTracker`). Whatever ends a session — a failed write, a lost socket,
+/// shutdown — fails every waiter it holds, and commands queued while no session is up are failed
+/// when the next connection attempt fails. `Completion` makes a second answer a no-op, so no path has to know about another.
 public final class BrokerConnection: Service, Sendable {
     enum Command: Sendable {
         case publish(PublishRequest)
+        case inspect(queue: String, Completion<QueueDepth>)
         case ack(UInt64, generation: Int)
         case reject(UInt64, generation: Int, requeue: Bool)
+
+        /// Answers the waiter, if the command has one.
+        func fail(_ error: HalfsizeError) {
+            switch self {
+            case .publish(let request): request.completion.fail(error)
+            case .inspect(_, let completion): completion.fail(error)
+            case .ack, .reject: break  // the broker redelivers what a lost session did not ack
+            }
+        }
     }
 
     final class PublishRequest: Sendable {
         let messages: [OutgoingMessage]
-        let continuation: CheckedContinuation<Void, any Error>
+        let completion: Completion<Void>
         let deadline: ContinuousClock.Instant
 
-        init(messages: [OutgoingMessage], continuation: CheckedContinuation<Void, any Error>, deadline: ContinuousClock.Instant) {
+        init(messages: [OutgoingMessage], completion: Completion<Void>, deadline: ContinuousClock.Instant) {
             self.messages = messages
-            self.continuation = continuation
+            self.completion = completion
             self.deadline = deadline
         }
     }
@@ -88,11 +125,18 @@ public final class BrokerConnection: Service, Sendable {
     let logger: Logger
     /// How long a publish may wait for its confirm before it fails.
     let confirmTimeout: Duration
+    /// How long one broker RPC (declare, consume, inspect) may take.
+    let rpcTimeout: Duration
+    /// On shutdown, how long outstanding confirms are awaited before their waiters fail.
+    let drainTimeout: Duration
 
-    public init(endpoint: BrokerEndpoint, topology: BrokerTopology, confirmTimeout: Duration = .seconds(30), logger: Logger) {
+    public init(endpoint: BrokerEndpoint, topology: BrokerTopology, confirmTimeout: Duration = .seconds(30),
+                rpcTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(5), logger: Logger) {
         self.endpoint = endpoint
         self.topology = topology
         self.confirmTimeout = confirmTimeout
+        self.rpcTimeout = rpcTimeout
+        self.drainTimeout = drainTimeout
         self.logger = logger
         (deliveries, deliveryContinuation) = AsyncStream.makeStream(of: Delivery.self)
     }
@@ -103,27 +147,36 @@ public final class BrokerConnection: Service, Sendable {
     public func publish(_ messages: [OutgoingMessage]) async throws {
         guard !messages.isEmpty else { return }
         let deadline = ContinuousClock.now + confirmTimeout
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let request = PublishRequest(messages: messages, continuation: continuation, deadline: deadline)
-            let accepted = shared.withLock { shared -> Bool in
-                guard !shared.stopping else { return false }
-                shared.commands.append(.publish(request))
-                return true
-            }
-            if !accepted {
-                continuation.resume(throwing: HalfsizeError(.brokerUnavailable, "the broker connection is shutting down"))
-            }
+        try await withCheckedThrowingContinuation { continuation in
+            submit(.publish(PublishRequest(messages: messages, completion: Completion(continuation), deadline: deadline)))
+        }
+    }
+
+    /// The depth and consumers of a queue, from a passive declare.
+    public func inspect(_ queue: String) async throws -> QueueDepth {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(.inspect(queue: queue, Completion(continuation)))
         }
     }
 
     public func ack(_ delivery: Delivery) {
-        shared.withLock { $0.commands.append(.ack(delivery.deliveryTag, generation: delivery.sessionGeneration)) }
+        submit(.ack(delivery.deliveryTag, generation: delivery.sessionGeneration))
     }
 
     public func reject(_ delivery: Delivery, requeue: Bool) {
-        shared.withLock {
-            $0.commands.append(.reject(delivery.deliveryTag, generation: delivery.sessionGeneration, requeue: requeue))
+        submit(.reject(delivery.deliveryTag, generation: delivery.sessionGeneration, requeue: requeue))
+    }
+
+    /// Queues a command for the I/O thread, or fails it at once when the connection is stopping.
+    /// While it is connecting, commands wait for the session; a connection attempt that fails
+    /// fails them.
+    private func submit(_ command: Command) {
+        let accepted = shared.withLock { shared -> Bool in
+            guard !shared.stopping else { return false }
+            shared.commands.append(command)
+            return true
         }
+        if !accepted { command.fail(HalfsizeError(.brokerUnavailable, "the broker connection is shutting down")) }
     }
 
     public func run() async throws {
@@ -153,14 +206,10 @@ public final class BrokerConnection: Service, Sendable {
         var backoff = 0.25
         while !isStopping {
             do {
-                let session = try AMQPSession(endpoint: endpoint)
-                for queue in topology.declaredQueues {
-                    try session.declareQuorumQueue(queue, deliveryLimit: topology.deliveryLimit)
-                }
+                let session = try AMQPSession(endpoint: endpoint, rpcTimeout: rpcTimeout)
+                try session.declareTopology(deliveryLimit: topology.deliveryLimit)
                 try session.enableConfirms()
-                if let queue = topology.consumedQueue {
-                    try session.consume(queue, prefetch: topology.prefetch)
-                }
+                if let queue = topology.consumedQueue { try session.consume(queue, prefetch: topology.prefetch) }
                 let generation = shared.withLock { shared -> Int in
                     shared.generation += 1
                     shared.connected = true
@@ -168,27 +217,29 @@ public final class BrokerConnection: Service, Sendable {
                 }
                 logger.info("connected to broker", metadata: ["broker": "\(endpoint.redacted)", "consuming": "\(topology.consumedQueue ?? "-")"])
                 backoff = 0.25
-                var confirms = ConfirmTracker()
-                do {
-                    try serve(session, generation: generation, confirms: &confirms)
-                } catch {
-                    confirms.failAll(error)
-                    throw error
-                }
+                try serve(session, generation: generation)
             } catch {
-                shared.withLock { $0.connected = false }
-                failQueuedPublishes(HalfsizeError(.brokerUnavailable, "broker connection lost: \(error)"))
                 logger.error("broker connection failed; reconnecting", metadata: [
-                    "error": "\(error)", "retry_in_seconds": "\(backoff)",
+                    "error.code": "\(error.code.rawValue)", "error": "\(error.message)", "retry_in_seconds": "\(backoff)",
                 ])
+                disconnect(failing: HalfsizeError(.brokerUnavailable, "broker connection lost: \(error.message)"))
                 sleepUnlessStopping(seconds: backoff)
                 backoff = min(backoff * 2, 8)
             }
         }
-        shared.withLock { $0.connected = false }
-        failQueuedPublishes(HalfsizeError(.brokerUnavailable, "the broker connection has stopped"))
+        disconnect(failing: HalfsizeError(.brokerUnavailable, "the broker connection has stopped"))
         deliveryContinuation.finish()
         logger.info("broker connection closed")
+    }
+
+    /// Marks the connection down and fails every command still queued.
+    private func disconnect(failing error: HalfsizeError) {
+        let queued = shared.withLock { shared -> [Command] in
+            shared.connected = false
+            defer { shared.commands.removeAll() }
+            return shared.commands
+        }
+        for command in queued { command.fail(error) }
     }
 
     private func sleepUnlessStopping(seconds: Double) {
@@ -196,159 +247,83 @@ public final class BrokerConnection: Service, Sendable {
         while Date() < end, !isStopping { Thread.sleep(forTimeInterval: 0.05) }
     }
 
-    private func failQueuedPublishes(_ error: HalfsizeError) {
-        let dropped = shared.withLock { shared -> [Command] in
-            defer { shared.commands.removeAll() }
-            return shared.commands
-        }
-        for case .publish(let request) in dropped { request.continuation.resume(throwing: error) }
-    }
-
-    /// Runs one session until it fails or the connection stops. On stop it first sends what is
-    /// queued and waits (bounded) for the outstanding confirms, so no confirmed work is left unacked.
-    private func serve(_ session: AMQPSession, generation: Int, confirms: inout ConfirmTracker) throws(HalfsizeError) {
-        var stopDeadline: ContinuousClock.Instant?
+    /// Runs one session until it fails (throws) or the connection stops (returns). Every publish
+    /// still waiting for its confirm when the session ends fails. On stop it first runs what is
+    /// queued and waits up to `drainTimeout` for outstanding confirms.
+    private func serve(_ session: AMQPSession, generation: Int) throws(HalfsizeError) {
+        var confirms = ConfirmTracker()
+        defer { confirms.failAll(HalfsizeError(.brokerUnavailable, "the broker session ended before it confirmed the publish")) }
+        var drainDeadline: ContinuousClock.Instant?
         while true {
             let (commands, stopping) = shared.withLock { shared in
                 defer { shared.commands.removeAll(keepingCapacity: true) }
                 return (shared.commands, shared.stopping)
             }
-            for command in commands {
-                switch command {
-                case .publish(let request):
-                    for message in request.messages {
-                        try session.publish(queue: message.queue, body: message.body, messageID: message.messageID)
-                    }
-                    confirms.add(request)
-                case .ack(let tag, let commandGeneration) where commandGeneration == generation:
-                    try session.ack(tag)
-                case .reject(let tag, let commandGeneration, let requeue) where commandGeneration == generation:
-                    try session.reject(tag, requeue: requeue)
-                case .ack, .reject:
-                    continue  // from a lost session: the broker already requeued that delivery
+            for (index, command) in commands.enumerated() {
+                do {
+                    try execute(command, on: session, generation: generation, confirms: &confirms)
+                } catch {
+                    for unrun in commands[index...] { unrun.fail(error) }
+                    throw error
                 }
             }
             if stopping {
                 let now = ContinuousClock.now
-                if stopDeadline == nil { stopDeadline = now + .seconds(5) }
-                if confirms.isEmpty || now > stopDeadline! { return }
+                let deadline = drainDeadline ?? now + drainTimeout
+                drainDeadline = deadline
+                if confirms.isEmpty || now > deadline { return }
             }
             confirms.failExpired(now: .now)
-            amqp_maybe_release_buffers(session.state)
-            try receive(session, generation: generation, confirms: &confirms, waitMicroseconds: commands.isEmpty ? 10_000 : 0)
+            switch try session.next(waitMicroseconds: commands.isEmpty ? 10_000 : 0) {
+            case .delivery(let frame):
+                deliveryContinuation.yield(Delivery(body: frame.body, deliveryTag: frame.deliveryTag, redelivered: frame.redelivered,
+                                                    deathReason: frame.deathReason, deathQueue: frame.deathQueue,
+                                                    sessionGeneration: generation))
+            case .confirm(let tag, let multiple, let refused):
+                confirms.confirm(upTo: tag, multiple: multiple, refused: refused)
+            case .returned(let sequence, let reason):
+                confirms.markReturned(sequence, reason: reason)
+            case .nothing:
+                break
+            }
         }
     }
 
-    /// Waits briefly for one frame: a delivery, a publisher confirm, or nothing.
-    private func receive(_ session: AMQPSession, generation: Int, confirms: inout ConfirmTracker,
-                         waitMicroseconds: Int) throws(HalfsizeError) {
-        var envelope = amqp_envelope_t()
-        var timeout = timeval(tv_sec: 0, tv_usec: waitMicroseconds)
-        let reply = amqp_consume_message(session.state, &envelope, &timeout, 0)
-        let kind = reply.reply_type
-        if kind == AMQP_RESPONSE_NORMAL {
-            defer { amqp_destroy_envelope(&envelope) }
-            let body: [UInt8]
-            if let bytes = envelope.message.body.bytes, envelope.message.body.len > 0 {
-                body = Array(UnsafeRawBufferPointer(start: bytes, count: envelope.message.body.len))
-            } else {
-                body = []
+    private func execute(_ command: Command, on session: AMQPSession, generation: Int,
+                         confirms: inout ConfirmTracker) throws(HalfsizeError) {
+        switch command {
+        case .publish(let request):
+            // Registered first: if a write fails half-way, the session's end fails the request.
+            var sequence = confirms.add(request)
+            for message in request.messages {
+                try session.publish(message, sequence: sequence)
+                sequence += 1
             }
-            deliveryContinuation.yield(Delivery(body: body, deliveryTag: envelope.delivery_tag,
-                                                redelivered: envelope.redelivered != 0, sessionGeneration: generation))
-            return
-        }
-        guard kind == AMQP_RESPONSE_LIBRARY_EXCEPTION else {
-            return try AMQPStatus.check(reply, "lost the broker connection")
-        }
-        switch reply.library_error {
-        case AMQP_STATUS_TIMEOUT.rawValue:
-            return
-        case AMQP_STATUS_UNEXPECTED_STATE.rawValue:
-            // Another frame came first: a confirm, a close, or a returned message.
-            var frame = amqp_frame_t()
-            try AMQPStatus.check(amqp_simple_wait_frame(session.state, &frame), "cannot read a frame from the broker")
-            guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return }
-            let method = frame.payload.method
-            switch method.id {
-            case AMQP_BASIC_ACK_METHOD:
-                let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-                confirms.confirm(upTo: ack.delivery_tag, multiple: ack.multiple != 0, refused: false)
-            case AMQP_BASIC_NACK_METHOD:
-                let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-                confirms.confirm(upTo: nack.delivery_tag, multiple: nack.multiple != 0, refused: true)
-            case AMQP_CHANNEL_CLOSE_METHOD, AMQP_CONNECTION_CLOSE_METHOD:
-                throw HalfsizeError(.brokerUnavailable, "broker closed the \(AMQPStatus.describe(method))")
-            case AMQP_BASIC_RETURN_METHOD:
-                var message = amqp_message_t()
-                let read = amqp_read_message(session.state, frame.channel, &message, 0)
-                try AMQPStatus.check(read, "cannot read a returned message")
-                amqp_destroy_message(&message)
-            default:
-                logger.debug("ignoring broker frame", metadata: ["method": "\(method.id)"])
+        case .inspect(let queue, let completion):
+            do {
+                completion.succeed(try session.inspect(queue))
+            } catch {
+                completion.fail(error)
+                throw error  // a failed passive declare closes the channel
             }
-        default:
-            try AMQPStatus.check(reply, "lost the broker connection")
+        case .ack(let tag, let commandGeneration) where commandGeneration == generation:
+            try session.ack(tag)
+        case .reject(let tag, let commandGeneration, let requeue) where commandGeneration == generation:
+            try session.reject(tag, requeue: requeue)
+        case .ack, .reject:
+            break  // from a lost session: the broker already requeued that delivery
         }
     }
 }
 
-/// Publisher confirms of one session: sequence numbers count from 1 per channel; the broker acks
-/// them singly or "all up to N", in any order. A request completes when each of its messages is
-/// confirmed, and fails if the broker refused any of them.
-struct ConfirmTracker {
-    final class Entry {
-        let request: BrokerConnection.PublishRequest
-        var remaining: Int
-        var refused = false
-
-        init(_ request: BrokerConnection.PublishRequest) {
-            self.request = request
-            self.remaining = request.messages.count
+extension BrokerConnection {
+    /// Publishes many messages a batch at a time, each batch confirmed before the next is sent.
+    public func publish(inBatchesOf size: Int, _ messages: [OutgoingMessage]) async throws {
+        var start = messages.startIndex
+        while start < messages.endIndex {
+            let end = min(start + size, messages.endIndex)
+            try await publish(Array(messages[start..<end]))
+            start = end
         }
-    }
-
-    private var nextSequence: UInt64 = 1
-    private var owners: [UInt64: Entry] = [:]
-    private var entries: [Entry] = []
-
-    var isEmpty: Bool { entries.isEmpty }
-
-    mutating func add(_ request: BrokerConnection.PublishRequest) {
-        let entry = Entry(request)
-        for _ in request.messages {
-            owners[nextSequence] = entry
-            nextSequence += 1
-        }
-        entries.append(entry)
-    }
-
-    mutating func confirm(upTo tag: UInt64, multiple: Bool, refused: Bool) {
-        let sequences = multiple ? owners.keys.filter { $0 <= tag } : (owners[tag] == nil ? [] : [tag])
-        for sequence in sequences {
-            guard let entry = owners.removeValue(forKey: sequence) else { continue }
-            entry.remaining -= 1
-            if refused { entry.refused = true }
-        }
-        entries.removeAll { entry in
-            guard entry.remaining == 0 else { return false }
-            if entry.refused {
-                entry.request.continuation.resume(throwing: HalfsizeError(.brokerUnavailable, "the broker refused a published message"))
-            } else {
-                entry.request.continuation.resume()
-            }
-            return true
-        }
-    }
-
-    mutating func failExpired(now: ContinuousClock.Instant) {
-        guard entries.contains(where: { $0.request.deadline < now }) else { return }
-        failAll(HalfsizeError(.brokerUnavailable, "the broker did not confirm a publish in time"))
-    }
-
-    mutating func failAll(_ error: any Error) {
-        for entry in entries { entry.request.continuation.resume(throwing: error) }
-        entries.removeAll()
-        owners.removeAll()
     }
 }

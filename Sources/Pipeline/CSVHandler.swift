@@ -53,4 +53,9 @@ public struct CSVHandler: StageHandler {
         logger.info("job finished", metadata: ["status": "\(status?.rawValue ?? "unchanged")"])
         return []
     }
+
+    public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
+        try await store.failJob(jobID: message.jobID, stage: stage, error: error)
+        return []
+    }
 }

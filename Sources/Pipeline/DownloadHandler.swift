@@ -7,19 +7,25 @@ import Messaging
 import Storage
 
 /// Downloader stage: fetches the image, checks from its bytes that it is JPEG or PNG, stores the
-/// original and hands the item to the resizer. A download that cannot succeed settles the item
-/// as failed with its code.
+/// original and hands the item to the resizer. A supplier's transient failure (timeout, reset,
+/// 408/425/429/5xx) is tried again through a delay queue, honouring `Retry-After`, up to
+/// `maximumAttempts`; a permanent one settles the item as failed with its code at once.
 public struct DownloadHandler: StageHandler {
     public let stage = Stage.downloader
     public let queue = StageQueue.download
     let store: JobStore
     let objects: any ObjectStore
     let fetcher: Fetcher
+    let maximumAttempts: Int
+    let backoff: Backoff
 
-    public init(store: JobStore, objects: any ObjectStore, fetcher: Fetcher) {
+    public init(store: JobStore, objects: any ObjectStore, fetcher: Fetcher, maximumAttempts: Int = 5,
+                backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(60))) {
         self.store = store
         self.objects = objects
         self.fetcher = fetcher
+        self.maximumAttempts = maximumAttempts
+        self.backoff = backoff
     }
 
     public func handle(_ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
@@ -39,8 +45,8 @@ public struct DownloadHandler: StageHandler {
         let resource: FetchedResource
         do {
             resource = try await fetcher.fetch(item.sourceURL)
-        } catch let error as HalfsizeError where error.code != .databaseError {
-            return try await fail(item, error, logger: logger)
+        } catch let failure as FetchFailure {
+            return try await retryOrFail(item, message, failure, logger: logger)
         }
         let format = ImageFormat.detect(resource.bytes)
         guard format.isSupported else {
@@ -53,6 +59,32 @@ public struct DownloadHandler: StageHandler {
         _ = try await store.markDownloaded(itemID: item.id, jobID: item.jobID, format: format.rawValue, rawKey: rawKey, bytes: resource.bytes.count)
         logger.debug("downloaded", metadata: ["bytes": "\(resource.bytes.count)", "format": "\(format.rawValue)"])
         return resize
+    }
+
+    func retryOrFail(_ item: ItemRecord, _ message: StageMessage, _ failure: FetchFailure, logger: Logger) async throws -> [OutgoingMessage] {
+        switch failure.kind {
+        case .throttled:
+            // Nothing was requested, so no attempt is counted: come back when the host has cooled down.
+            return [.delayed(queue, message, by: failure.retryAfter ?? .seconds(1))]
+        case .transient where item.attempts + 1 < maximumAttempts:
+            let delay = failure.retryAfter ?? backoff.delay(afterRetries: item.attempts)
+            logger.info("download failed; trying again later", metadata: [
+                "error.code": "\(failure.error.code.rawValue)", "error": "\(failure.error.message)",
+                "attempt": "\(item.attempts + 1)", "retry_in_ms": "\(delay.inMilliseconds)",
+            ])
+            try await store.recordRetry(itemID: item.id, jobID: item.jobID, error: failure.error, retryIn: delay)
+            return [.delayed(queue, message, by: delay)]
+        case .transient:
+            let attempts = item.attempts + 1
+            return try await fail(item, HalfsizeError(failure.error.code, "\(failure.error.message) (gave up after \(attempts) attempts)"), logger: logger)
+        case .permanent:
+            return try await fail(item, failure.error, logger: logger)
+        }
+    }
+
+    public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
+        guard let itemID = message.itemID else { return [] }
+        return try await store.failItem(itemID, error, stage: stage)
     }
 
     func fail(_ item: ItemRecord, _ error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {

@@ -7,7 +7,9 @@ import ProductCSV
 import Storage
 
 /// What ingest does with an upload: validate it, store it, create the job and its items in one
-/// transaction, and publish one download message per image.
+/// transaction (the job waits in the outbox), publish one download message per image and take the
+/// job out of the outbox. If the publish fails, or ingest dies first, the relay publishes it later:
+/// once the transaction is committed the job is accepted.
 public struct JobIntake: Sendable {
     public enum Outcome: Sendable {
         case accepted(JobReference, images: Int)
@@ -18,14 +20,11 @@ public struct JobIntake: Sendable {
     let objects: any ObjectStore
     let broker: BrokerConnection
     let logger: Logger
-    /// How long publishing may keep retrying while the broker is away before the job fails.
-    let publishPatience: Duration
 
-    public init(store: JobStore, objects: any ObjectStore, broker: BrokerConnection, publishPatience: Duration = .seconds(15), logger: Logger) {
+    public init(store: JobStore, objects: any ObjectStore, broker: BrokerConnection, logger: Logger) {
         self.store = store
         self.objects = objects
         self.broker = broker
-        self.publishPatience = publishPatience
         self.logger = logger
     }
 
@@ -41,6 +40,8 @@ public struct JobIntake: Sendable {
         case .failure(let failure): return .invalid(failure)
         }
         let reference = JobReference.generate()
+        var logger = self.logger
+        logger[metadataKey: "job.reference"] = "\(reference)"
         let inputKey = ObjectKey.upload(reference)
         try await objects.put(inputKey, csv)
         let items = sheet.rows.flatMap { row in
@@ -48,36 +49,25 @@ public struct JobIntake: Sendable {
                 NewItem(rowNumber: row.row, serialNumber: row.serialNumber, position: index + 1, sourceURL: url)
             }
         }
-        let job = try await store.createJob(reference: reference, inputFilename: filename, inputKey: inputKey,
+        let job: CreatedJob
+        do {
+            job = try await store.createJob(reference: reference, inputFilename: filename, inputKey: inputKey,
                                             rowCount: sheet.rows.count, items: items)
-        var logger = self.logger
-        logger[metadataKey: "job.reference"] = "\(reference)"
+        } catch {
+            // The COMMIT may have succeeded with its reply lost: then the job exists, and the relay
+            // will publish it. Only a job that is not there is refused.
+            guard (try? await store.jobExists(reference)) == true else { throw error }
+            logger.warning("job stored, but its creation reported an error; the relay will publish it", metadata: ["error": "\(error)"])
+            return .accepted(reference, images: items.count)
+        }
         let messages = job.itemIDs.map { OutgoingMessage(.download, StageMessage(job: reference, jobID: job.id, itemID: $0)) }
         do {
-            try await publishPatiently(messages)
+            try await broker.publish(inBatchesOf: 500, messages)
+            try await store.markPublished(jobID: job.id)
         } catch {
-            let failure = HalfsizeError(.brokerUnavailable, "the job's download messages could not be queued: \(error)")
-            logger.error("job failed at ingest", metadata: ["error.code": "\(failure.code.rawValue)", "error": "\(failure.message)"])
-            try await store.failJob(jobID: job.id, stage: .ingest, error: failure)
-            throw failure
+            logger.warning("job stored but not yet published; the relay will publish it", metadata: ["error": "\(error)"])
         }
         logger.info("job accepted", metadata: ["rows": "\(sheet.rows.count)", "images": "\(items.count)"])
         return .accepted(reference, images: items.count)
-    }
-
-    private func publishPatiently(_ messages: [OutgoingMessage]) async throws {
-        let deadline = ContinuousClock.now + publishPatience
-        var remaining = messages[...]
-        while !remaining.isEmpty {
-            let batch = Array(remaining.prefix(500))
-            do {
-                try await broker.publish(batch)
-                remaining = remaining.dropFirst(batch.count)
-            } catch {
-                // A batch confirmed again after a reconnect is harmless: stages are idempotent.
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(250))
-            }
-        }
     }
 }

@@ -15,17 +15,20 @@ public struct ProcessRuntime: Sendable {
     public let store: JobStore
     public let objects: any ObjectStore
 
-    /// Connects to the database, waiting up to `databasePatience` for it to come up, and applies migrations.
-    public static func start(settings: CommonSettings, logger: Logger, databasePatience: Duration = .seconds(30)) async throws -> ProcessRuntime {
-        let pool = DatabasePool(url: settings.databaseURL, size: settings.databasePoolSize, logger: logger)
-        let deadline = ContinuousClock.now + databasePatience
+    /// Connects to the database, waiting (with growing pauses) for as long as it is away, and
+    /// applies migrations: a process started during an outage comes up when the database does.
+    public static func start(settings: CommonSettings, logger: Logger) async throws -> ProcessRuntime {
+        let pool = DatabasePool(url: settings.databaseURL, size: settings.databasePoolSize, options: settings.databaseOptions, logger: logger)
+        var retries = 0
         while true {
             do {
                 try await Migrations.apply(on: pool, logger: logger)
                 break
-            } catch let error as DatabaseError where error.connectionLost && ContinuousClock.now < deadline {
-                logger.notice("waiting for the database", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: .seconds(1))
+            } catch let error as DatabaseError where error.connectionLost {
+                let delay = Backoff(base: .milliseconds(500), cap: .seconds(10)).delay(afterRetries: retries)
+                logger.notice("waiting for the database", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.inMilliseconds)"])
+                try await Task.sleep(for: delay)
+                retries += 1
             }
         }
         let objects = try LocalDirectoryStore(root: settings.dataDirectory)
@@ -34,23 +37,30 @@ public struct ProcessRuntime: Sendable {
 
     public func broker(consuming queue: StageQueue?, prefetch: Int) throws -> BrokerConnection {
         BrokerConnection(endpoint: try settings.brokerEndpoint(),
-                         topology: BrokerTopology(consumedQueue: queue?.rawValue, prefetch: prefetch),
+                         topology: BrokerTopology(consumedQueue: queue?.rawValue, prefetch: prefetch, deliveryLimit: settings.deliveryLimit),
                          logger: logger)
     }
 
     /// Runs services until SIGTERM or SIGINT; they stop in reverse order, so list the broker
-    /// connection before the worker that uses it.
+    /// connection before the worker that uses it. Graceful shutdown is bounded by
+    /// `shutdownTimeout`: then what is left is cancelled, and the broker redelivers what was held.
     public func run(_ services: [any Service]) async throws {
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
+        configuration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         try await pool.shutdown()
     }
 
     /// A worker process: consume `handler`'s queue with the given prefetch until told to stop.
-    public func runWorker(_ handler: any StageHandler, prefetch: Int, extraServices: [any Service] = []) async throws {
+    /// `alongside` builds services that use the worker's broker connection (they stop before it,
+    /// after the worker).
+    public func runWorker(_ handler: any StageHandler, prefetch: Int, extraServices: [any Service] = [],
+                          alongside: (BrokerConnection) throws -> [any Service] = { _ in [] }) async throws {
         let broker = try broker(consuming: handler.queue, prefetch: prefetch)
-        let worker = StageWorker(broker: broker, handler: handler, logger: logger)
-        try await run(extraServices + [broker, worker])
+        let worker = StageWorker(broker: broker, handler: handler, policy: settings.retryPolicy, logger: logger)
+        try await run(extraServices + [broker] + alongside(broker) + [worker])
     }
 }
 

@@ -57,6 +57,11 @@ public struct ResizeHandler: StageHandler {
         return try await settle(item, .resized(record), logger: logger)
     }
 
+    public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
+        guard let itemID = message.itemID else { return [] }
+        return try await store.failItem(itemID, error, stage: stage)
+    }
+
     func settle(_ item: ItemRecord, _ outcome: ItemOutcome, logger: Logger) async throws -> [OutgoingMessage] {
         let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: outcome, stage: stage)
         return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)

@@ -1,6 +1,7 @@
 import Foundation
 import HalfsizeCore
 import Logging
+import JobStore
 import Messaging
 
 /// Settings every halfsize process reads. Each key is documented here, where it is read.
@@ -11,6 +12,10 @@ public struct CommonSettings: Sendable {
     public var publicURL: URL
     public var logLevel: Logger.Level
     public var databasePoolSize: Int
+    public var databaseOptions: DatabaseOptions
+    public var deliveryLimit: Int
+    public var retryPolicy: RetryPolicy
+    public var shutdownTimeout: Duration
 
     public init(reading reader: ConfigurationReader) {
         brokerURL = reader.url("HALFSIZE_AMQP_URL", default: "amqp://guest:guest@127.0.0.1:5672/", schemes: ["amqp"],
@@ -32,6 +37,18 @@ public struct CommonSettings: Sendable {
             reader.reportProblem("HALFSIZE_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\"")
         }
         databasePoolSize = reader.integer("HALFSIZE_DATABASE_POOL", default: 4, in: 1...64, "database connections per process")
+        databaseOptions = DatabaseOptions(
+            connectTimeoutSeconds: reader.integer("HALFSIZE_DATABASE_CONNECT_TIMEOUT", default: 10, in: 1...300,
+                                                  "seconds to wait for a database connection before it counts as down"),
+            statementTimeoutMilliseconds: reader.integer("HALFSIZE_DATABASE_STATEMENT_TIMEOUT_MS", default: 30_000, in: 100...3_600_000,
+                                                         "longest a database statement may run before it is cancelled"))
+        deliveryLimit = reader.integer("HALFSIZE_DELIVERY_LIMIT", default: 20, in: 2...1000,
+                                       "deliveries of one message (workers dying with it) before it is dead-lettered to halfsize.dead")
+        let horizon = reader.integer("HALFSIZE_RETRY_HORIZON", default: 3600, in: 1...604_800,
+                                     "seconds a fault of ours (database, storage, broker) is retried before the image fails")
+        retryPolicy = RetryPolicy(horizon: .seconds(horizon))
+        shutdownTimeout = .seconds(reader.integer("HALFSIZE_SHUTDOWN_TIMEOUT", default: 30, in: 1...3600,
+                                                  "seconds a stopping process may take to finish what it holds"))
     }
 
     public func brokerEndpoint() throws(HalfsizeError) -> BrokerEndpoint {

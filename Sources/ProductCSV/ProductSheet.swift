@@ -114,8 +114,10 @@ public struct ProductSheet: Sendable, Equatable {
             }
             for (position, url) in urls.enumerated() {
                 if let reason = urlProblem(url) {
+                    // A URL carrying credentials is never echoed back: the answer may end up in logs.
+                    let shown = URLParts(url)?.hasUserInfo == true ? "" : " \"\(url.prefix(200))\""
                     problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .invalidURL,
-                        message: "URL \(position + 1) \"\(url.prefix(200))\" \(reason)"))
+                        message: "URL \(position + 1)\(shown) \(reason)"))
                 }
             }
             if problems.count == problemsBefore, let serial {
@@ -137,6 +139,9 @@ public struct ProductSheet: Sendable, Equatable {
             return "uses \(components.scheme):; only http and https are downloaded"
         }
         guard !components.host.isEmpty else { return "has no host" }
+        guard !components.hasUserInfo else {
+            return "contains a user name or password (not shown here); image URLs must not carry credentials"
+        }
         return nil
     }
 
@@ -168,6 +173,8 @@ public struct ValidationFailure: Error, Sendable, Equatable {
 struct URLParts {
     var scheme: String
     var host: String
+    /// `user:password@` before the host.
+    var hasUserInfo: Bool
 
     init?(_ text: String) {
         guard let colon = text.firstIndex(of: ":") else { return nil }
@@ -189,5 +196,6 @@ struct URLParts {
         }
         self.scheme = scheme
         self.host = host
+        self.hasUserInfo = authority.contains("@")
     }
 }

@@ -6,6 +6,7 @@ import Pipeline
 struct DownloaderSettings: ProgramSettingsProtocol {
     var common: CommonSettings
     var prefetch: Int
+    var attempts: Int
     var fetch: FetchSettings
 
     init(reading reader: ConfigurationReader) {
@@ -18,8 +19,12 @@ struct DownloaderSettings: ProgramSettingsProtocol {
             maximumBytes: reader.integer("HALFSIZE_MAX_DOWNLOAD_BYTES", default: 50 << 20, in: 1024...(1 << 31), "largest image accepted, in bytes"),
             maximumRedirects: reader.integer("HALFSIZE_MAX_REDIRECTS", default: 5, in: 0...20, "redirects followed per download"),
             maximumConcurrentTransfers: transfers,
+            maximumTransfersPerHost: reader.integer("HALFSIZE_PER_HOST_CONNECTIONS", default: 8, in: 1...256,
+                                                    "downloads in flight to one host at once (a polite client)"),
             allowPrivateNetworks: reader.boolean("HALFSIZE_ALLOW_PRIVATE_NETWORKS", default: false,
                                                  "allow downloads from loopback and private addresses (refused with blocked_address otherwise)"))
+        attempts = reader.integer("HALFSIZE_DOWNLOAD_ATTEMPTS", default: 5, in: 1...50,
+                                  "tries of a download that fails transiently (timeout, reset, 408/425/429/5xx) before the image fails")
     }
 }
 
@@ -28,9 +33,12 @@ enum Downloader {
     static func main() async {
         await ProgramMain.run(program: "downloader", summary: "downloads the images of the halfsize.download queue",
                               read: DownloaderSettings.init(reading:)) { settings, logger in
+            if settings.fetch.allowPrivateNetworks {
+                logger.warning("HALFSIZE_ALLOW_PRIVATE_NETWORKS is true: images may be fetched from loopback and private addresses; never set it where uploads come from outside")
+            }
             let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
             let fetcher = Fetcher(settings: settings.fetch, logger: logger)
-            let handler = DownloadHandler(store: runtime.store, objects: runtime.objects, fetcher: fetcher)
+            let handler = DownloadHandler(store: runtime.store, objects: runtime.objects, fetcher: fetcher, maximumAttempts: settings.attempts)
             try await runtime.runWorker(handler, prefetch: settings.prefetch, extraServices: [fetcher])
         }
     }

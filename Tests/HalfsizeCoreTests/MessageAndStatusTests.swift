@@ -27,8 +27,30 @@ struct StageMessageTests {
     @Test func outgoingMessagesArePersistentJSONWithStableIDs() {
         let reference = JobReference.generate()
         let outgoing = OutgoingMessage(.resize, StageMessage(job: reference, jobID: 1, itemID: 9))
-        #expect(outgoing.queue == "halfsize.resize")
+        #expect(outgoing.exchange == "")
+        #expect(outgoing.routingKey == "halfsize.resize")
         #expect(outgoing.messageID == "\(reference):9:halfsize.resize")
+    }
+
+    @Test func delayedMessagesWaitInTheTierThatFitsTheirDelay() throws {
+        let message = StageMessage(job: JobReference.generate(), jobID: 1, itemID: 9, retries: 2, retrySince: 1_700_000_000_000)
+        for (delay, tier) in [(Duration.milliseconds(300), 1), (.seconds(1), 1), (.milliseconds(1500), 2), (.seconds(45), 60),
+                              (.seconds(61), 120), (.seconds(3600), 300)] {
+            let outgoing = OutgoingMessage.delayed(.download, message, by: delay)
+            #expect(outgoing.exchange == Topology.delayExchange)
+            #expect(outgoing.routingKey == "\(tier)s.halfsize.download", "\(delay)")
+            #expect(outgoing.expiration == delay)
+        }
+        // The retry fields travel in the body and survive a round trip; a first try leaves them out.
+        #expect(try StageMessage.decode(message.encoded()) == message)
+        #expect(!String(decoding: StageMessage(job: message.job, jobID: 1).encoded(), as: UTF8.self).contains("retr"))
+    }
+
+    @Test func deadLetteredBodiesNameTheirJobAndImageEvenInAnotherVersion() {
+        let (job, item) = StageMessage.identifiers(in: Array(#"{"v":99,"job_id":12,"item_id":345,"extra":[1]}"#.utf8))
+        #expect(job == 12 && item == 345)
+        let (none, nothing) = StageMessage.identifiers(in: Array("not json".utf8))
+        #expect(none == nil && nothing == nil)
     }
 }
 

@@ -236,3 +236,50 @@ enum HTTP {
         return (body, "multipart/form-data; boundary=\(boundary)")
     }
 }
+
+/// deploy/local/image_server.py, the misbehaving supplier the chaos run uses too: flaky, throttling,
+/// resetting, slow and missing paths, and a count of every request it had.
+final class SupplierServer: Sendable {
+    let port: Int
+    private let process: Process
+
+    static func start() throws -> SupplierServer {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/image_server.py").standardized
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, "--corpus", Corpus.root.path, "--exit-with-stdin"]
+        let output = Pipe(), input = Pipe()
+        process.standardOutput = output
+        // Not the test's own stderr: swift test waits for every holder of it to close it.
+        process.standardError = FileHandle.nullDevice
+        // The server exits when this pipe closes, so a test process that dies leaves nothing behind.
+        process.standardInput = input
+        try process.run()
+        var line: [UInt8] = []
+        while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") { line.append(byte) }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+            process.terminate()
+            throw HalfsizeError(.invalidConfiguration, "image_server.py did not print its port")
+        }
+        return SupplierServer(port: port, process: process, input: input)
+    }
+
+    private let input: Pipe
+
+    private init(port: Int, process: Process, input: Pipe) {
+        self.port = port
+        self.process = process
+        self.input = input
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+
+    /// How many times each path was requested.
+    func requests() async throws -> [String: Int] {
+        let (_, body) = try await HTTP.get(url("stats"))
+        return (try JSONSerialization.jsonObject(with: Data(body)) as? [String: Int]) ?? [:]
+    }
+
+    /// SIGTERM; Foundation reaps the process (its waitUntilExit spins when called from a test task).
+    func stop() { process.terminate() }
+}

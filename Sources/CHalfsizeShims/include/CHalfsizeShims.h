@@ -14,16 +14,43 @@
 void hs_amqp_login_plain(amqp_connection_state_t state, const char *vhost, int channel_max, int frame_max,
                          int heartbeat, const char *user, const char *password, amqp_rpc_reply_t *reply);
 
-/// Declares a durable quorum queue; delivery_limit > 0 sets x-delivery-limit. The reply is in *reply.
+/// The arguments of a durable quorum queue; zero or NULL fields are left out.
+typedef struct {
+    int delivery_limit;              // x-delivery-limit: deliveries before the message is dead-lettered
+    const char *dead_letter_exchange; // x-dead-letter-exchange, with at-least-once dead-lettering
+                                      // (x-dead-letter-strategy, which needs x-overflow: reject-publish)
+} hs_amqp_queue_arguments;
+
+/// Declares a durable quorum queue (passive = 1 only checks it exists). The reply is in *reply;
+/// *messages and *consumers receive the queue's ready-message and consumer counts.
 void hs_amqp_declare_quorum_queue(amqp_connection_state_t state, amqp_channel_t channel, const char *name,
-                                  int delivery_limit, amqp_rpc_reply_t *reply);
+                                  const hs_amqp_queue_arguments *arguments, int passive,
+                                  uint32_t *messages, uint32_t *consumers, amqp_rpc_reply_t *reply);
+
+/// Declares a durable exchange of `type` (direct, fanout, topic) and binds nothing. Reply in *reply.
+void hs_amqp_declare_exchange(amqp_connection_state_t state, amqp_channel_t channel, const char *name,
+                              const char *type, amqp_rpc_reply_t *reply);
+
+/// Binds `queue` to `exchange` with `pattern`. Reply in *reply.
+void hs_amqp_bind(amqp_connection_state_t state, amqp_channel_t channel, const char *queue, const char *exchange,
+                  const char *pattern, amqp_rpc_reply_t *reply);
 
 /// Starts consuming `queue` with manual acks. The reply is in *reply.
 void hs_amqp_consume(amqp_connection_state_t state, amqp_channel_t channel, const char *queue, amqp_rpc_reply_t *reply);
 
-/// Publishes a persistent JSON message to `queue` through the default exchange.
-int hs_amqp_publish_persistent(amqp_connection_state_t state, amqp_channel_t channel, const char *queue,
-                               const void *body, size_t length, const char *message_id);
+/// Publishes a persistent JSON message with `mandatory` set, so an unroutable message comes back
+/// as basic.return. `sequence` (the publisher-confirm number) travels as correlation_id so a
+/// returned message can be matched to its confirm; expiration_ms > 0 sets a per-message TTL.
+int hs_amqp_publish(amqp_connection_state_t state, amqp_channel_t channel, const char *exchange,
+                    const char *routing_key, const void *body, size_t length, const char *message_id,
+                    uint64_t sequence, uint64_t expiration_ms, uint64_t timestamp);
+
+/// The value of a string header of a message's properties, copied into `value` (empty when
+/// absent). For x-death style headers that RabbitMQ sets on dead-lettered messages.
+void hs_amqp_header_string(const amqp_basic_properties_t *properties, const char *key, char *value, size_t capacity);
+
+/// The correlation_id of a message's properties as a number, or 0.
+uint64_t hs_amqp_correlation_number(const amqp_basic_properties_t *properties);
 
 // MARK: - libcurl
 

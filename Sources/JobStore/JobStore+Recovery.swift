@@ -1,0 +1,131 @@
+import Foundation
+import HalfsizeCore
+
+/// A job created but not yet published, or whose work stopped moving: what the relay and the
+/// reaper send again.
+public struct StrandedWork: Sendable, Equatable {
+    public var jobID: Int64
+    public var reference: JobReference
+    /// Items to send to `halfsize.download` (pending) and `halfsize.resize` (downloaded).
+    public var pendingItemIDs: [Int64]
+    public var downloadedItemIDs: [Int64]
+    /// Every image settled but the output was never written: send to `halfsize.csv`.
+    public var awaitsOutput: Bool
+}
+
+extension JobStore {
+    /// True when a job with this reference exists (after a COMMIT whose reply was lost).
+    public func jobExists(_ reference: JobReference) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT 1 FROM jobs WHERE reference = $1", [reference.rawValue]).count == 1
+        }
+    }
+
+    /// Takes the job out of the outbox once its download messages are confirmed.
+    public func markPublished(jobID: Int64) async throws {
+        try await pool.withConnection { connection in
+            try connection.query("UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL", [String(jobID)])
+        }
+    }
+
+    /// Jobs still in the outbox `olderThan` after they were created: their creator died between
+    /// COMMIT and publish, or could not reach the broker. At most `limit`, oldest first.
+    public func unpublishedJobs(olderThan age: Duration, limit: Int) async throws -> [StrandedWork] {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT j.id, j.reference,
+                       coalesce(array_agg(i.id ORDER BY i.id) FILTER (WHERE i.status = 'pending'), '{}') AS pending
+                FROM jobs j LEFT JOIN items i ON i.job_id = j.id
+                WHERE j.published_at IS NULL AND j.created_at < now() - make_interval(secs => $1)
+                  AND j.status IN ('queued', 'processing')
+                GROUP BY j.id ORDER BY j.id LIMIT $2
+                """, [String(age.inSeconds), String(limit)])
+            return rows.rows.compactMap { row in
+                guard let id = row[0].flatMap({ Int64($0) }), let reference = row[1].flatMap(JobReference.init) else { return nil }
+                return StrandedWork(jobID: id, reference: reference, pendingItemIDs: PostgresArray.integers(row[2]),
+                                    downloadedItemIDs: [], awaitsOutput: false)
+            }
+        }
+    }
+
+    /// Published, unfinished jobs in which nothing has moved for `age`: their unsettled items
+    /// (not waiting for a scheduled retry), or their output if every image settled. The items
+    /// found are touched and get a `reaped` event, so the next pass leaves them for another `age`.
+    public func stalledWork(olderThan age: Duration, includingPending: Bool, includingDownloaded: Bool,
+                            limit: Int) async throws -> [StrandedWork] {
+        try await pool.transaction { connection in
+            let seconds = String(age.inSeconds)
+            let rows = try connection.query("""
+                WITH stalled AS (
+                    SELECT j.id FROM jobs j
+                    WHERE j.status IN ('queued', 'processing', 'writing') AND j.published_at IS NOT NULL
+                      AND j.updated_at < now() - make_interval(secs => $1)
+                    ORDER BY j.updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
+                ), touched AS (
+                    UPDATE items i SET updated_at = now()
+                    FROM stalled s
+                    WHERE i.job_id = s.id
+                      AND ((i.status = 'pending' AND $3::boolean) OR (i.status = 'downloaded' AND $4::boolean))
+                      AND i.updated_at < now() - make_interval(secs => $1)
+                      AND (i.next_attempt_at IS NULL OR i.next_attempt_at < now() - make_interval(secs => $1))
+                    RETURNING i.id, i.job_id, i.status
+                ), events AS (
+                    INSERT INTO events (job_id, item_id, stage, status, message)
+                    SELECT job_id, id, 'reaper', 'reaped', 'no progress for ' || $1 || ' s; sent to its stage again' FROM touched
+                ), bumped AS (
+                    UPDATE jobs j SET updated_at = now() FROM stalled s WHERE j.id = s.id RETURNING j.id, j.reference, j.remaining
+                )
+                SELECT b.id, b.reference, b.remaining,
+                       coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE t.status = 'pending'), '{}') AS pending,
+                       coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE t.status = 'downloaded'), '{}') AS downloaded
+                FROM bumped b LEFT JOIN touched t ON t.job_id = b.id
+                GROUP BY b.id, b.reference, b.remaining ORDER BY b.id
+                """, [seconds, String(limit), includingPending ? "true" : "false", includingDownloaded ? "true" : "false"])
+            return rows.rows.compactMap { row in
+                guard let id = row[0].flatMap({ Int64($0) }), let reference = row[1].flatMap(JobReference.init) else { return nil }
+                return StrandedWork(jobID: id, reference: reference, pendingItemIDs: PostgresArray.integers(row[3]),
+                                    downloadedItemIDs: PostgresArray.integers(row[4]), awaitsOutput: row[2] == "0")
+            }
+        }
+    }
+
+    /// A supplier answered with a transient failure: counts the attempt, keeps the error on the
+    /// item (the status API shows it while the image waits) and when it will be tried again.
+    public func recordRetry(itemID: Int64, jobID: Int64, error: HalfsizeError, retryIn delay: Duration) async throws {
+        try await pool.withConnection { connection in
+            let updated = try connection.query("""
+                UPDATE items SET attempts = attempts + 1, last_error_code = $2, last_error_message = $3,
+                    next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
+                WHERE id = $1 AND status = 'pending' RETURNING attempts
+                """, [String(itemID), error.code.rawValue, error.message, String(delay.inSeconds)])
+            guard updated.count == 1 else { return }
+            try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: .downloader, status: "retrying", error: error)
+        }
+    }
+
+    /// Keeps a dead-lettered message for the record and returns what it names.
+    public func recordDeadLetter(queue: String?, reason: String?, body: [UInt8], jobID: Int64?, itemID: Int64?) async throws {
+        try await pool.withConnection { connection in
+            // Only ids that exist are linked; a body naming others is still kept.
+            try connection.query("""
+                INSERT INTO dead_letters (job_id, item_id, queue, reason, body)
+                VALUES ((SELECT id FROM jobs WHERE id = $1), (SELECT id FROM items WHERE id = $2), $3, $4, $5)
+                """, [jobID.map(String.init), itemID.map(String.init), queue, reason, String(decoding: body, as: UTF8.self)])
+        }
+    }
+
+    /// The job an item belongs to.
+    public func reference(ofJob jobID: Int64) async throws -> JobReference? {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT reference FROM jobs WHERE id = $1", [String(jobID)]).value(0, "reference").flatMap(JobReference.init)
+        }
+    }
+}
+
+extension PostgresArray {
+    /// Parses a PostgreSQL integer array literal such as `{1,2,3}`.
+    public static func integers(_ literal: String?) -> [Int64] {
+        guard let literal else { return [] }
+        return literal.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Int64($0) }
+    }
+}
