@@ -31,9 +31,26 @@ public struct JobReport: Sendable, Encodable, Equatable {
         public var url: String
         public var code: String
         public var message: String
+        /// Downloads tried.
+        public var attempts: Int
 
         enum CodingKeys: String, CodingKey {
-            case itemID = "item_id", row, serialNumber = "serial_number", position, url, code, message
+            case itemID = "item_id", row, serialNumber = "serial_number", position, url, code, message, attempts
+        }
+    }
+
+    /// An image waiting to be downloaded again after a supplier's transient failure.
+    public struct RetryingImage: Sendable, Codable, Equatable {
+        public var itemID: Int64
+        public var row: Int
+        public var position: Int
+        public var url: String
+        public var attempts: Int
+        public var lastError: JobError
+        public var nextAttemptAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case itemID = "item_id", row, position, url, attempts, lastError = "last_error", nextAttemptAt = "next_attempt_at"
         }
     }
 
@@ -65,6 +82,7 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var images: Counts
     public var bytes: Bytes
     public var errors: [ImageError]
+    public var retrying: [RetryingImage]
     public var grown: [GrownImage]
     public var error: JobError?
     public var createdAt: String
@@ -73,7 +91,7 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var outputKey: String?
 
     enum CodingKeys: String, CodingKey {
-        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, grown, error
+        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, retrying, grown, error
         case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at"
     }
 }
@@ -117,8 +135,13 @@ extension JobStore {
                 FROM items WHERE job_id = $1
                 """, [String(id)])
             let failures = try connection.query("""
-                SELECT id, row_number, serial_number, position, source_url, error_code, error_message
+                SELECT id, row_number, serial_number, position, source_url, error_code, error_message, attempts
                 FROM items WHERE job_id = $1 AND status = 'failed' ORDER BY row_number, position
+                """, [String(id)])
+            let retrying = try connection.query("""
+                SELECT id, row_number, position, source_url, attempts, last_error_code, last_error_message,
+                       to_char(next_attempt_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS next_attempt_at
+                FROM items WHERE job_id = $1 AND status = 'pending' AND last_error_code IS NOT NULL ORDER BY row_number, position
                 """, [String(id)])
             let grown = try connection.query("""
                 SELECT id, row_number, position, source_url, bytes_in, bytes_out
@@ -140,7 +163,16 @@ extension JobStore {
                     JobReport.ImageError(itemID: failures.int(row, "id")!, row: Int(failures.int(row, "row_number")!),
                                          serialNumber: failures.int(row, "serial_number")!, position: Int(failures.int(row, "position")!),
                                          url: failures.value(row, "source_url") ?? "", code: failures.value(row, "error_code") ?? "",
-                                         message: failures.value(row, "error_message") ?? "")
+                                         message: failures.value(row, "error_message") ?? "",
+                                         attempts: Int(failures.int(row, "attempts") ?? 0))
+                },
+                retrying: (0..<retrying.count).map { row in
+                    JobReport.RetryingImage(itemID: retrying.int(row, "id") ?? 0, row: Int(retrying.int(row, "row_number") ?? 0),
+                                            position: Int(retrying.int(row, "position") ?? 0), url: retrying.value(row, "source_url") ?? "",
+                                            attempts: Int(retrying.int(row, "attempts") ?? 0),
+                                            lastError: .init(code: retrying.value(row, "last_error_code") ?? "",
+                                                             message: retrying.value(row, "last_error_message") ?? ""),
+                                            nextAttemptAt: retrying.value(row, "next_attempt_at"))
                 },
                 grown: (0..<grown.count).map { row in
                     JobReport.GrownImage(itemID: grown.int(row, "id")!, row: Int(grown.int(row, "row_number")!),

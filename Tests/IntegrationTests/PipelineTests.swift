@@ -31,9 +31,10 @@ struct PipelineTests {
 
     /// Starts an image server and the four programs, runs `body`, records a failure with the end of
     /// every program's log, and checks that every program stops cleanly on SIGTERM.
-    func withSystem(slowDelay: Duration = .seconds(3), _ body: (ImageServer, RunningSystem) async throws -> Void) async throws {
+    func withSystem(slowDelay: Duration = .seconds(3), extra: [String: String] = [:],
+                    _ body: (ImageServer, RunningSystem) async throws -> Void) async throws {
         let images = try await ImageServer.start(slowDelay: slowDelay)
-        let system = try await RunningSystem.start(environment)
+        let system = try await RunningSystem.start(environment, extra: extra)
         defer { images.stop() }
         do {
             try await body(images, system)
