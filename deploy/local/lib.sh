@@ -80,7 +80,8 @@ start_postgres() {
 stop_postgres() {
     local dir=$1
     [ -f "$dir/data/PG_VERSION" ] || return 0
-    su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -m fast -w stop" >/dev/null 2>&1 || true
+    su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -m fast -w -t 30 stop" >/dev/null 2>&1 \
+        || su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -m immediate -w -t 30 stop" >/dev/null 2>&1 || true
 }
 
 # start_rabbitmq DIR NODE AMQP_PORT DIST_PORT: a broker whose state and logs live in DIR.
@@ -102,7 +103,8 @@ start_rabbitmq() {
     chown -R rabbitmq:rabbitmq "$dir"
     local environment
     environment=$(rabbitmq_env "$dir" "$node" "$port" "$dist")
-    if env $environment rabbitmqctl -n "$node@localhost" -q status >/dev/null 2>&1; then
+    if [ -f "$dir/rabbitmq.pid" ] && running "$(cat "$dir/rabbitmq.pid")" \
+        && env $environment timeout 20 rabbitmqctl -n "$node@localhost" -q status >/dev/null 2>&1; then
         log "RabbitMQ $node already running"
         return 0
     fi
@@ -113,14 +115,29 @@ start_rabbitmq() {
     wait_for_port 127.0.0.1 "$port" 30 || die "RabbitMQ is not listening on $port"
 }
 
+# stop_rabbitmq DIR NODE AMQP_PORT DIST_PORT: asks the node to stop (bounded: rabbitmqctl hangs
+# when the node is gone or wedged), then kills what is left by its pid file.
 stop_rabbitmq() {
-    local dir=$1 node=$2 port=$3 dist=$4
+    local dir=$1 node=$2 port=$3 dist=$4 pid=""
     [ -d "$dir" ] || return 0
-    env $(rabbitmq_env "$dir" "$node" "$port" "$dist") rabbitmqctl -n "$node@localhost" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+    [ -f "$dir/rabbitmq.pid" ] && pid=$(cat "$dir/rabbitmq.pid" 2>/dev/null)
+    if [ -n "$pid" ] && running "$pid"; then
+        env $(rabbitmq_env "$dir" "$node" "$port" "$dist") timeout 30 rabbitmqctl -n "$node@localhost" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+        if running "$pid"; then log "RabbitMQ $node did not stop in 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$dir/rabbitmq.pid"
+}
+
+# kill_rabbitmq DIR: the broker dies at once, as in a crash (for fault runs).
+kill_rabbitmq() {
+    local pid
+    pid=$(cat "$1/rabbitmq.pid" 2>/dev/null) || return 0
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
 }
 
 # Erlang's port mapper outlives the brokers; stop it once no node is registered with it.
 stop_epmd_if_idle() {
     command -v epmd >/dev/null || return 0
-    if ! epmd -names 2>/dev/null | grep -q "^name "; then epmd -kill >/dev/null 2>&1 || true; fi
+    if ! timeout 10 epmd -names 2>/dev/null | grep -q "^name "; then timeout 10 epmd -kill >/dev/null 2>&1 || true; fi
 }
