@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "resizer", dependencies: ["Pipeline"]),
         .executableTarget(name: "csv-writer", dependencies: ["Pipeline"]),
 
-        .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging"]),
+        .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
         .target(name: "CJPEGFixtures", dependencies: ["CJPEG"], path: "Tests/CJPEGFixtures"),
         .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),

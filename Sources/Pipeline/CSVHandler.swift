@@ -31,7 +31,7 @@ public struct CSVHandler: StageHandler {
             return []
         }
         let sheet: ProductSheet
-        switch ProductSheet.validate(String(decoding: input, as: UTF8.self)) {
+        switch ProductSheet.validate(bytes: input) {
         case .success(let validated):
             sheet = validated
         case .failure(let failure):

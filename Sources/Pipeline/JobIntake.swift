@@ -29,13 +29,8 @@ public struct JobIntake: Sendable {
     }
 
     public func submit(csv: [UInt8], filename: String?) async throws -> Outcome {
-        guard let text = String(validating: csv, as: UTF8.self) else {
-            return .invalid(ValidationFailure(problems: [
-                ValidationProblem(row: 1, column: nil, code: .malformedCSV, message: "the file is not UTF-8 text; save the CSV as UTF-8"),
-            ]))
-        }
         let sheet: ProductSheet
-        switch ProductSheet.validate(text) {
+        switch ProductSheet.validate(bytes: csv) {
         case .success(let validated): sheet = validated
         case .failure(let failure): return .invalid(failure)
         }

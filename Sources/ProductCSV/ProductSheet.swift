@@ -41,6 +41,21 @@ public struct ProductSheet: Sendable, Equatable {
 
     public var imageCount: Int { rows.reduce(0) { $0 + $1.imageURLs.count } }
 
+    /// Validates an uploaded file: UTF-8 (with or without a byte-order mark) first, then `validate`.
+    public static func validate(bytes: [UInt8]) -> Result<ProductSheet, ValidationFailure> {
+        if let text = String(validating: bytes, as: UTF8.self) { return validate(text) }
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { offset += scalar.count }
+        let line = 1 + bytes[..<offset].count { $0 == UInt8(ascii: "\n") }
+        let byte = offset < bytes.count ? String(bytes[offset], radix: 16, uppercase: true) : "?"
+        return .failure(ValidationFailure(problems: [
+            ValidationProblem(row: line, column: nil, code: .malformedCSV,
+                              message: "byte 0x\(byte) on line \(line) is not UTF-8 text; save the CSV as UTF-8"),
+        ]))
+    }
+
     /// Parses and validates the whole file, reporting every problem at once.
     public static func validate(_ text: String) -> Result<ProductSheet, ValidationFailure> {
         if text.allSatisfy({ $0.isWhitespace || $0 == "\u{FEFF}" }) {
@@ -87,6 +102,10 @@ public struct ProductSheet: Sendable, Equatable {
                 continue
             }
             let problemsBefore = problems.count
+            for (index, field) in record.fields.enumerated() where field.contains("\u{0}") {
+                problems.append(ValidationProblem(row: row, column: header[index], code: .malformedCSV,
+                    message: "\(header[index]) contains a NUL byte; the file may not be a text CSV"))
+            }
             let serialText = record.fields[serialIndex].trimmingCharacters(in: .whitespaces)
             let serial = Int64(serialText)
             if let serial {

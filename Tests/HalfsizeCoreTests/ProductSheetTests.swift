@@ -1,5 +1,6 @@
 import HalfsizeCore
 import ProductCSV
+import TestCorpus
 import Testing
 
 @Suite("CSV validation")
@@ -105,5 +106,28 @@ struct ProductSheetTests {
     @Test func byteOrderMarkAndBlankLinesAreIgnored() throws {
         let sheet = try ProductSheet.validate("\u{FEFF}S. No.,Product Name,Input Image Urls\n\n1,A,https://a.test/1.jpg\n\n").get()
         #expect(sheet.rows.count == 1)
+    }
+}
+
+@Suite("Malformed CSV corpus")
+struct MalformedCSVCorpusTests {
+    /// Problems about one field name its column; those about a whole row or the file do not.
+    static let wholeRowCodes: Set<ErrorCode> = [.emptyFile, .wrongFieldCount, .malformedCSV]
+
+    @Test func everyCaseIsRefusedWithItsRowAndColumn() {
+        #expect(MalformedCSVs.all.count >= 100)
+        for planted in MalformedCSVs.all {
+            guard case .failure(let failure) = ProductSheet.validate(bytes: planted.bytes) else {
+                Issue.record("\(planted.name) was accepted")
+                continue
+            }
+            #expect(failure.problems.contains { $0.row == planted.row }, "\(planted.name): \(failure.problems)")
+            for problem in failure.problems {
+                #expect(problem.row >= 1 && !problem.message.isEmpty, "\(planted.name)")
+                #expect(problem.column != nil || Self.wholeRowCodes.contains(problem.code), "\(planted.name): \(problem)")
+            }
+            // A URL with credentials is refused without being echoed.
+            #expect(!failure.problems.contains { $0.message.contains("secret") }, "\(planted.name)")
+        }
     }
 }

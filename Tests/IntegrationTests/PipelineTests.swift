@@ -225,6 +225,15 @@ struct PipelineTests {
             #expect(details.first?["row"] as? Int == 2)
             #expect(details.first?["column"] as? String == "S. No.")
 
+            // The malformed corpus through the API: every case a 4xx naming rows, nothing accepted, nothing crashed.
+            for planted in MalformedCSVs.all {
+                let (code, body) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: planted.bytes, contentType: "text/csv")
+                #expect((400..<500).contains(code), "\(planted.name): \(code)")
+                let details = (try? HTTP.json(body)["error"] as? [String: Any])?["details"] as? [[String: Any]] ?? []
+                #expect(details.contains { $0["row"] as? Int == planted.row }, "\(planted.name): \(details)")
+            }
+            #expect(try await HTTP.get("\(system.publicURL)/healthz").0 == 200)
+
             let (emptyCode, emptyBody) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: [], contentType: "text/csv")
             #expect(emptyCode == 422)
             #expect(String(decoding: emptyBody, as: UTF8.self).contains("empty_file"))
