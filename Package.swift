@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "downloader", targets: ["downloader"]),
         .executable(name: "resizer", targets: ["resizer"]),
         .executable(name: "csv-writer", targets: ["csv-writer"]),
+        // What reads untrusted bytes (CSV and multipart uploads, stage messages, images), for Fuzz/.
+        .library(name: "HalfsizeParsers", targets: ["HalfsizeCore", "ProductCSV", "ImageCodecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -51,8 +53,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Parses untrusted bytes: built with every bounds check (no -Ounchecked).
+        .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"]),
         .target(name: "Storage", dependencies: ["HalfsizeCore", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Pipeline", dependencies: [
             "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage",

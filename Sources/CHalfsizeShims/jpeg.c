@@ -202,12 +202,46 @@ int hs_jpeg_decoder_read(hs_jpeg_decoder *decoder, unsigned char *pixels) {
     return HS_OK;
 }
 
-/// Sets up an encoder writing to memory and writes the headers (with the ICC profile).
-static void start_encoder(j_compress_ptr cinfo, unsigned char **buffer, unsigned long *size, int width, int height,
+/// Where the encoder writes: one growing malloc'd buffer that this code owns, so a failure at any
+/// point frees exactly it. (libjpeg's jpeg_mem_dest frees its first buffer when it grows and keeps
+/// the grown one private, so after a failure its caller can neither free nor safely forget it.)
+typedef struct {
+    struct jpeg_destination_mgr pub;
+    unsigned char *buffer;
+    size_t capacity;
+} memory_destination;
+
+static void destination_init(j_compress_ptr cinfo) { (void)cinfo; }
+static void destination_term(j_compress_ptr cinfo) { (void)cinfo; }
+
+static boolean destination_grow(j_compress_ptr cinfo) {
+    memory_destination *destination = (memory_destination *)cinfo->dest;
+    size_t capacity = destination->capacity * 2;
+    unsigned char *grown = realloc(destination->buffer, capacity);
+    if (grown == NULL) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 10);
+    destination->buffer = grown;
+    destination->pub.next_output_byte = grown + destination->capacity;
+    destination->pub.free_in_buffer = capacity - destination->capacity;
+    destination->capacity = capacity;
+    return TRUE;
+}
+
+/// Sets up an encoder writing into `destination` and writes the headers (with the ICC profile).
+static void start_encoder(j_compress_ptr cinfo, memory_destination *destination, int width, int height,
                           int components, int quality, int optimize_huffman, const unsigned char *icc,
                           unsigned int icc_length) {
     jpeg_create_compress(cinfo);
-    jpeg_mem_dest(cinfo, buffer, size);
+    // A quarter of the raw size holds most outputs at usual qualities without growing.
+    size_t capacity = (size_t)width * (size_t)height * (size_t)components / 4;
+    destination->capacity = capacity < 65536 ? 65536 : capacity;
+    destination->buffer = malloc(destination->capacity);
+    if (destination->buffer == NULL) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 11);
+    destination->pub.next_output_byte = destination->buffer;
+    destination->pub.free_in_buffer = destination->capacity;
+    destination->pub.init_destination = destination_init;
+    destination->pub.empty_output_buffer = destination_grow;
+    destination->pub.term_destination = destination_term;
+    cinfo->dest = &destination->pub;
     cinfo->image_width = (JDIMENSION)width;
     cinfo->image_height = (JDIMENSION)height;
     cinfo->input_components = components;
@@ -221,9 +255,20 @@ static void start_encoder(j_compress_ptr cinfo, unsigned char **buffer, unsigned
     if (icc != NULL && icc_length > 0) jpeg_write_icc_profile(cinfo, icc, icc_length);
 }
 
-static int abandon_encoder(j_compress_ptr cinfo, unsigned char *buffer, unsigned char *rows_buffer, int result) {
+/// Hands the finished bytes to the caller.
+static int finish_encoder(j_compress_ptr cinfo, memory_destination *destination, unsigned char **output,
+                          unsigned long *output_length) {
+    jpeg_finish_compress(cinfo);
+    *output = destination->buffer;
+    *output_length = (unsigned long)(destination->capacity - destination->pub.free_in_buffer);
+    destination->buffer = NULL;
     jpeg_destroy_compress(cinfo);
-    free(buffer);
+    return HS_OK;
+}
+
+static int abandon_encoder(j_compress_ptr cinfo, memory_destination *destination, unsigned char *rows_buffer, int result) {
+    jpeg_destroy_compress(cinfo);
+    free(destination->buffer);
     free(rows_buffer);
     return result;
 }
@@ -231,22 +276,23 @@ static int abandon_encoder(j_compress_ptr cinfo, unsigned char *buffer, unsigned
 int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimize_huffman, const unsigned char *icc,
                               unsigned int icc_length,
                               unsigned char **output, unsigned long *output_length) {
+    // Locals that change between setjmp and longjmp are volatile (rows_buffer) or changed only
+    // through their addresses by libjpeg and our callbacks (cinfo, guard, destination), as in
+    // libjpeg's own example.
     struct jpeg_compress_struct cinfo;
     guard_t guard;
-    // jpeg_mem_dest keeps these addresses for the whole compression; they live in this frame.
-    unsigned char *buffer = NULL;
-    unsigned long size = 0;
+    memory_destination destination = {0};
     unsigned char *volatile rows_buffer = NULL;
     memset(&cinfo, 0, sizeof cinfo);  // so destroying it before jpeg_create_compress is harmless
     guard_init(&guard, decoder->info.message, NULL, 0);
     cinfo.err = &guard.manager;
-    if (setjmp(decoder->guard.jump)) return abandon_encoder(&cinfo, buffer, rows_buffer, decoder->guard.result);
-    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, buffer, rows_buffer, guard.result);
+    if (setjmp(decoder->guard.jump)) return abandon_encoder(&cinfo, &destination, rows_buffer, decoder->guard.result);
+    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, &destination, rows_buffer, guard.result);
     const hs_jpeg_info *info = &decoder->info;
     size_t stride = (size_t)info->width * (size_t)info->components;
     rows_buffer = malloc(stride * READ_ROWS);
     if (rows_buffer == NULL) fail(&guard, HS_NO_MEMORY, "out of memory for the rows");
-    start_encoder(&cinfo, &buffer, &size, info->width, info->height, info->components, quality, optimize_huffman, icc,
+    start_encoder(&cinfo, &destination, info->width, info->height, info->components, quality, optimize_huffman, icc,
                   icc_length);
     // Rows go from the decoder to the encoder a few at a time: no whole-image buffer.
     while (decoder->cinfo.output_scanline < decoder->cinfo.output_height) {
@@ -258,12 +304,9 @@ int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimiz
         jpeg_write_scanlines(&cinfo, rows, count);
     }
     jpeg_finish_decompress(&decoder->cinfo);
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
     free(rows_buffer);
-    *output = buffer;
-    *output_length = size;
-    return HS_OK;
+    rows_buffer = NULL;
+    return finish_encoder(&cinfo, &destination, output, output_length);
 }
 
 int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality, int optimize_huffman,
@@ -271,14 +314,12 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
                    unsigned char **output, unsigned long *output_length, char message[200]) {
     struct jpeg_compress_struct cinfo;
     guard_t guard;
-    // jpeg_mem_dest keeps these addresses for the whole compression; they live in this frame.
-    unsigned char *buffer = NULL;
-    unsigned long size = 0;
+    memory_destination destination = {0};  // changed only through its address (see transcode)
     memset(&cinfo, 0, sizeof cinfo);  // so destroying it before jpeg_create_compress is harmless
     guard_init(&guard, message, NULL, 0);
     cinfo.err = &guard.manager;
-    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, buffer, NULL, guard.result);
-    start_encoder(&cinfo, &buffer, &size, width, height, components, quality, optimize_huffman, icc, icc_length);
+    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, &destination, NULL, guard.result);
+    start_encoder(&cinfo, &destination, width, height, components, quality, optimize_huffman, icc, icc_length);
     size_t stride = (size_t)width * (size_t)components;
     while (cinfo.next_scanline < cinfo.image_height) {
         JSAMPROW rows[READ_ROWS];
@@ -287,9 +328,5 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
         for (unsigned int i = 0; i < count; i++) rows[i] = (JSAMPROW)(pixels + stride * (cinfo.next_scanline + i));
         jpeg_write_scanlines(&cinfo, rows, count);
     }
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
-    *output = buffer;
-    *output_length = size;
-    return HS_OK;
+    return finish_encoder(&cinfo, &destination, output, output_length);
 }

@@ -49,6 +49,9 @@ public struct StageMessage: Codable, Sendable, Equatable {
         itemID = try container.decodeIfPresent(Int64.self, forKey: .itemID)
         retries = try container.decodeIfPresent(Int.self, forKey: .retries) ?? 0
         retrySince = try container.decodeIfPresent(Int64.self, forKey: .retrySince)
+        guard retries >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .retries, in: container, debugDescription: "retries must not be negative")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -24,7 +24,7 @@ extension JobStore {
     /// Takes the job out of the outbox once its download messages are confirmed.
     public func markPublished(jobID: Int64) async throws {
         try await pool.withConnection { connection in
-            try connection.query("UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL", [String(jobID)])
+            _ = try connection.query("UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL", [String(jobID)])
         }
     }
 
@@ -103,21 +103,14 @@ extension JobStore {
         }
     }
 
-    /// Keeps a dead-lettered message for the record and returns what it names.
+    /// Keeps a dead-lettered message in the `dead_letters` table, for the record.
     public func recordDeadLetter(queue: String?, reason: String?, body: [UInt8], jobID: Int64?, itemID: Int64?) async throws {
         try await pool.withConnection { connection in
             // Only ids that exist are linked; a body naming others is still kept.
-            try connection.query("""
+            _ = try connection.query("""
                 INSERT INTO dead_letters (job_id, item_id, queue, reason, body)
                 VALUES ((SELECT id FROM jobs WHERE id = $1), (SELECT id FROM items WHERE id = $2), $3, $4, $5)
                 """, [jobID.map(String.init), itemID.map(String.init), queue, reason, String(decoding: body, as: UTF8.self)])
-        }
-    }
-
-    /// The job an item belongs to.
-    public func reference(ofJob jobID: Int64) async throws -> JobReference? {
-        try await pool.withConnection { connection in
-            try connection.query("SELECT reference FROM jobs WHERE id = $1", [String(jobID)]).value(0, "reference").flatMap(JobReference.init)
         }
     }
 }

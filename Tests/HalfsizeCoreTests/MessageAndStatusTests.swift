@@ -46,6 +46,13 @@ struct StageMessageTests {
         #expect(!String(decoding: StageMessage(job: message.job, jobID: 1).encoded(), as: UTF8.self).contains("retr"))
     }
 
+    /// Found by FuzzStageMessage: a negative retry count decoded, could not survive a round trip,
+    /// and would have made the backoff zero.
+    @Test func negativeRetriesAreNotAStageMessage() {
+        let body = #"{"job":"01M88MZSKW9796F1ZFQHYZBPS8","job_id":11,"retries":-3,"retry_since":1800000000000,"v":1}"#
+        #expect(throws: HalfsizeError.self) { try StageMessage.decode(Array(body.utf8)) }
+    }
+
     @Test func deadLetteredBodiesNameTheirJobAndImageEvenInAnotherVersion() {
         let (job, item) = StageMessage.identifiers(in: Array(#"{"v":99,"job_id":12,"item_id":345,"extra":[1]}"#.utf8))
         #expect(job == 12 && item == 345)

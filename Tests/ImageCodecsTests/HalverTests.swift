@@ -231,6 +231,16 @@ struct BrokenInputTests {
         }
     }
 
+    /// Found by FuzzHalve (minimized): a JPEG with no Huffman tables fails after the encoder's
+    /// buffer has grown; the encoder used to free libjpeg's first buffer a second time.
+    @Test func jpegFailingAfterTheOutputGrewIsCorruptNotADoubleFree() throws {
+        let input = try #require(Data(base64Encoded: """
+            /9j/2wBDAAYEBQYFAQAAAAAAAAAIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgo\
+            KCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKFVuc2FmZU11KCgoKCgoKCgoKCj/wAARCARWBQIDASIAAhEBAxEA/9oADAMBAAIRAxE/6/7/Aw==
+            """))
+        #expect(code(Array(input)) == .corruptImage)
+    }
+
     @Test func truncatedJPEG() throws {
         let input = try Corpus.bytes("j16_building_0.5mp.jpg")
         #expect(code(Array(input.prefix(input.count / 2))) == .corruptImage)
