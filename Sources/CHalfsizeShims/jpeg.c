@@ -255,20 +255,21 @@ static void start_encoder(j_compress_ptr cinfo, memory_destination *destination,
     if (icc != NULL && icc_length > 0) jpeg_write_icc_profile(cinfo, icc, icc_length);
 }
 
-/// Hands the finished bytes to the caller.
+/// Hands the finished bytes to the caller and frees the destination.
 static int finish_encoder(j_compress_ptr cinfo, memory_destination *destination, unsigned char **output,
                           unsigned long *output_length) {
     jpeg_finish_compress(cinfo);
     *output = destination->buffer;
     *output_length = (unsigned long)(destination->capacity - destination->pub.free_in_buffer);
-    destination->buffer = NULL;
     jpeg_destroy_compress(cinfo);
+    free(destination);
     return HS_OK;
 }
 
 static int abandon_encoder(j_compress_ptr cinfo, memory_destination *destination, unsigned char *rows_buffer, int result) {
     jpeg_destroy_compress(cinfo);
-    free(destination->buffer);
+    if (destination != NULL) free(destination->buffer);
+    free(destination);
     free(rows_buffer);
     return result;
 }
@@ -276,23 +277,25 @@ static int abandon_encoder(j_compress_ptr cinfo, memory_destination *destination
 int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimize_huffman, const unsigned char *icc,
                               unsigned int icc_length,
                               unsigned char **output, unsigned long *output_length) {
-    // Locals that change between setjmp and longjmp are volatile (rows_buffer) or changed only
-    // through their addresses by libjpeg and our callbacks (cinfo, guard, destination), as in
-    // libjpeg's own example.
+    // After a longjmp, an automatic object changed since setjmp has no reliable value (the
+    // optimiser may use what it held before). So rows_buffer is volatile, and the destination,
+    // which libjpeg and the callbacks fill after setjmp, lives on the heap behind a pointer set
+    // before it. cinfo and guard are changed only inside libjpeg, as in libjpeg's own example.
     struct jpeg_compress_struct cinfo;
     guard_t guard;
-    memory_destination destination = {0};
+    memory_destination *const destination = calloc(1, sizeof *destination);
+    if (destination == NULL) return HS_NO_MEMORY;
     unsigned char *volatile rows_buffer = NULL;
     memset(&cinfo, 0, sizeof cinfo);  // so destroying it before jpeg_create_compress is harmless
     guard_init(&guard, decoder->info.message, NULL, 0);
     cinfo.err = &guard.manager;
-    if (setjmp(decoder->guard.jump)) return abandon_encoder(&cinfo, &destination, rows_buffer, decoder->guard.result);
-    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, &destination, rows_buffer, guard.result);
+    if (setjmp(decoder->guard.jump)) return abandon_encoder(&cinfo, destination, rows_buffer, decoder->guard.result);
+    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, destination, rows_buffer, guard.result);
     const hs_jpeg_info *info = &decoder->info;
     size_t stride = (size_t)info->width * (size_t)info->components;
     rows_buffer = malloc(stride * READ_ROWS);
     if (rows_buffer == NULL) fail(&guard, HS_NO_MEMORY, "out of memory for the rows");
-    start_encoder(&cinfo, &destination, info->width, info->height, info->components, quality, optimize_huffman, icc,
+    start_encoder(&cinfo, destination, info->width, info->height, info->components, quality, optimize_huffman, icc,
                   icc_length);
     // Rows go from the decoder to the encoder a few at a time: no whole-image buffer.
     while (decoder->cinfo.output_scanline < decoder->cinfo.output_height) {
@@ -306,7 +309,7 @@ int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimiz
     jpeg_finish_decompress(&decoder->cinfo);
     free(rows_buffer);
     rows_buffer = NULL;
-    return finish_encoder(&cinfo, &destination, output, output_length);
+    return finish_encoder(&cinfo, destination, output, output_length);
 }
 
 int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality, int optimize_huffman,
@@ -314,12 +317,13 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
                    unsigned char **output, unsigned long *output_length, char message[200]) {
     struct jpeg_compress_struct cinfo;
     guard_t guard;
-    memory_destination destination = {0};  // changed only through its address (see transcode)
+    memory_destination *const destination = calloc(1, sizeof *destination);  // on the heap: see transcode
+    if (destination == NULL) return HS_NO_MEMORY;
     memset(&cinfo, 0, sizeof cinfo);  // so destroying it before jpeg_create_compress is harmless
     guard_init(&guard, message, NULL, 0);
     cinfo.err = &guard.manager;
-    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, &destination, NULL, guard.result);
-    start_encoder(&cinfo, &destination, width, height, components, quality, optimize_huffman, icc, icc_length);
+    if (setjmp(guard.jump)) return abandon_encoder(&cinfo, destination, NULL, guard.result);
+    start_encoder(&cinfo, destination, width, height, components, quality, optimize_huffman, icc, icc_length);
     size_t stride = (size_t)width * (size_t)components;
     while (cinfo.next_scanline < cinfo.image_height) {
         JSAMPROW rows[READ_ROWS];
@@ -328,5 +332,5 @@ int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
         for (unsigned int i = 0; i < count; i++) rows[i] = (JSAMPROW)(pixels + stride * (cinfo.next_scanline + i));
         jpeg_write_scanlines(&cinfo, rows, count);
     }
-    return finish_encoder(&cinfo, &destination, output, output_length);
+    return finish_encoder(&cinfo, destination, output, output_length);
 }
