@@ -71,7 +71,7 @@ extension JobStore {
                     RETURNING i.id, i.job_id, i.status
                 ), events AS (
                     INSERT INTO events (job_id, item_id, stage, status, message)
-                    SELECT job_id, id, 'reaper', 'reaped', 'no progress for ' || $1 || ' s; sent to its stage again' FROM touched
+                    SELECT job_id, id, $5, 'reaped', 'no progress for ' || $1 || ' s; sent to its stage again' FROM touched
                 ), bumped AS (
                     UPDATE jobs j SET updated_at = now() FROM stalled s WHERE j.id = s.id RETURNING j.id, j.reference, j.remaining
                 )
@@ -80,7 +80,8 @@ extension JobStore {
                        coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE t.status = 'downloaded'), '{}') AS downloaded
                 FROM bumped b LEFT JOIN touched t ON t.job_id = b.id
                 GROUP BY b.id, b.reference, b.remaining ORDER BY b.id
-                """, [seconds, String(limit), includingPending ? "true" : "false", includingDownloaded ? "true" : "false"])
+                """, [seconds, String(limit), includingPending ? "true" : "false", includingDownloaded ? "true" : "false",
+                   Stage.reaper.rawValue])
             return rows.rows.compactMap { row in
                 guard let id = row[0].flatMap({ Int64($0) }), let reference = row[1].flatMap(JobReference.init) else { return nil }
                 return StrandedWork(jobID: id, reference: reference, pendingItemIDs: PostgresArray.integers(row[3]),
