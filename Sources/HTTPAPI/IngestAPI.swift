@@ -106,6 +106,7 @@ public struct IngestAPI: Sendable {
         guard let reference = text.flatMap(JobReference.init) else { return APIError.unknownJob(text) }
         do {
             guard let report = try await store.report(reference: reference) else { return APIError.unknownJob(text) }
+            if let expired = report.filesExpiredAt { return APIError.filesExpired(reference, at: expired) }
             guard report.status.isFinal, let key = report.outputKey, let bytes = try await objects.get(key) else {
                 return APIError.response(.conflict, HalfsizeError(.notReady,
                     "the output CSV is not ready: the job is \(report.status.rawValue); poll \(urls.status(reference))"))
@@ -125,6 +126,9 @@ public struct IngestAPI: Sendable {
         }
         do {
             guard let bytes = try await objects.get(ObjectKey.image(reference, name: name)) else {
+                if let expired = try await store.report(reference: reference)?.filesExpiredAt {
+                    return APIError.filesExpired(reference, at: expired)
+                }
                 return APIError.response(.notFound, HalfsizeError(.notFound, "no such image"))
             }
             return Response(status: .ok, headers: [
@@ -162,7 +166,7 @@ struct StatusBody: Encodable {
         try report.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(urls.status(report.reference), forKey: .statusURL)
-        if report.status.isFinal, report.outputKey != nil {
+        if report.status.isFinal, report.outputKey != nil, report.filesExpiredAt == nil {
             try container.encode(urls.outputCSV(report.reference), forKey: .outputCSVURL)
         } else {
             try container.encodeNil(forKey: .outputCSVURL)
@@ -210,5 +214,10 @@ enum APIError {
 
     static func unknownJob(_ text: String?) -> Response {
         response(.notFound, HalfsizeError(.notFound, "no job has the reference \(text ?? "")"))
+    }
+
+    static func filesExpired(_ reference: JobReference, at time: String) -> Response {
+        response(.gone, HalfsizeError(.filesExpired,
+            "the files of job \(reference) were removed at \(time), after the retention period; its status is still kept"))
     }
 }

@@ -65,6 +65,20 @@ public final class ConfigurationReader {
         return value
     }
 
+    /// A duration written as a number with a unit: `45s`, `15m`, `12h`, `30d` (a bare number is seconds).
+    public func duration(_ key: String, default defaultValue: String, in range: ClosedRange<Duration>, _ meaning: String) -> Duration {
+        let text = string(key, default: defaultValue, meaning).trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        let unit = text.last.flatMap { units[$0] }
+        let number = Int64(unit == nil ? text : String(text.dropLast()))
+        guard let number, number >= 0, case let (seconds, overflow) = number.multipliedReportingOverflow(by: unit ?? 1), !overflow,
+              range.contains(.seconds(seconds)) else {
+            problems.append("\(key) (\(Self.flag(for: key))) must be a duration such as 45s, 15m, 12h or 30d, from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
+            return .seconds(0)
+        }
+        return .seconds(seconds)
+    }
+
     public func boolean(_ key: String, default defaultValue: Bool, _ meaning: String) -> Bool {
         let text = string(key, default: String(defaultValue), meaning).lowercased()
         switch text {

@@ -34,6 +34,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case retriesExhausted = "retries_exhausted"
     case notFound = "not_found"
     case notReady = "not_ready"
+    case filesExpired = "files_expired"
 }
 
 /// An error as a value: a stable code and a message a person can act on.

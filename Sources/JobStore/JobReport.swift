@@ -88,11 +88,13 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var createdAt: String
     public var updatedAt: String
     public var finishedAt: String?
+    /// When the retention sweep removed the job's files; nil while they are kept.
+    public var filesExpiredAt: String?
     public var outputKey: String?
 
     enum CodingKeys: String, CodingKey {
         case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, retrying, grown, error
-        case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at"
+        case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at", filesExpiredAt = "files_expired_at"
     }
 }
 
@@ -119,7 +121,8 @@ extension JobStore {
                 SELECT id, status, input_filename, row_count, image_count, output_key, error_code, error_message,
                        to_char(created_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS created_at,
                        to_char(updated_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS updated_at,
-                       to_char(finished_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS finished_at
+                       to_char(finished_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS finished_at,
+                       to_char(files_expired_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS files_expired_at
                 FROM jobs WHERE reference = $1
                 """, [reference.rawValue])
             guard jobs.count == 1, let id = jobs.int(0, "id"),
@@ -181,7 +184,8 @@ extension JobStore {
                 },
                 error: jobError,
                 createdAt: jobs.value(0, "created_at") ?? "", updatedAt: jobs.value(0, "updated_at") ?? "",
-                finishedAt: jobs.value(0, "finished_at"), outputKey: jobs.value(0, "output_key"))
+                finishedAt: jobs.value(0, "finished_at"), filesExpiredAt: jobs.value(0, "files_expired_at"),
+                outputKey: jobs.value(0, "output_key"))
         }
     }
 

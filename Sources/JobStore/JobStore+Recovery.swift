@@ -116,7 +116,55 @@ extension JobStore {
     }
 }
 
+/// A finished job whose files have outlived the retention period, and the keys they are under.
+public struct ExpiringFiles: Sendable, Equatable {
+    public var jobID: Int64
+    public var reference: JobReference
+    public var keys: [String]
+}
+
+extension JobStore {
+    /// Finished jobs whose files are older than `retention` and not yet removed, oldest first,
+    /// with every key the job wrote: the upload, the output CSV, each original and each image.
+    public func expiringFiles(olderThan retention: Duration, limit: Int) async throws -> [ExpiringFiles] {
+        try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                SELECT j.id, j.reference, j.input_key, j.output_key,
+                       coalesce(array_agg(i.raw_key) FILTER (WHERE i.raw_key IS NOT NULL), '{}') AS raw_keys,
+                       coalesce(array_agg(i.output_key) FILTER (WHERE i.output_key IS NOT NULL), '{}') AS output_keys
+                FROM jobs j LEFT JOIN items i ON i.job_id = j.id
+                WHERE j.finished_at IS NOT NULL AND j.files_expired_at IS NULL
+                  AND j.finished_at < now() - make_interval(secs => $1)
+                GROUP BY j.id ORDER BY j.finished_at LIMIT $2
+                """, [String(retention.inSeconds), String(limit)])
+            return rows.rows.compactMap { row in
+                guard let id = row[0].flatMap({ Int64($0) }), let reference = row[1].flatMap(JobReference.init) else { return nil }
+                let keys = [row[2], row[3]].compactMap { $0 } + PostgresArray.strings(row[4]) + PostgresArray.strings(row[5])
+                return ExpiringFiles(jobID: id, reference: reference, keys: keys)
+            }
+        }
+    }
+
+    /// Records that a job's files are gone (its row, counts and events stay).
+    public func markFilesExpired(jobID: Int64) async throws {
+        try await pool.transaction { connection in
+            let moved = try connection.query("UPDATE jobs SET files_expired_at = now() WHERE id = $1 AND files_expired_at IS NULL RETURNING id",
+                                             [String(jobID)])
+            if moved.count == 1 {
+                try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .retention, status: "files_expired")
+            }
+        }
+    }
+}
+
 extension PostgresArray {
+    /// Parses a PostgreSQL text array literal of keys (`{a/b.jpg,"c d.png"}`); keys never hold
+    /// quotes or backslashes, so quoting is only stripped.
+    public static func strings(_ literal: String?) -> [String] {
+        guard let literal, literal.count > 2 else { return [] }
+        return literal.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+
     /// Parses a PostgreSQL integer array literal such as `{1,2,3}`.
     public static func integers(_ literal: String?) -> [Int64] {
         guard let literal else { return [] }

@@ -10,6 +10,8 @@ public enum Stage: String, Sendable, Codable {
     case deadLetters = "dead-letters"
     /// csv-writer's sweep for work that stopped moving.
     case reaper
+    /// csv-writer's sweep for files past their retention.
+    case retention
 }
 
 public struct NewItem: Sendable, Equatable {

@@ -90,6 +90,11 @@ public enum Migrations {
                 at          timestamptz NOT NULL DEFAULT clock_timestamp()
             );
             """),
+        Migration(version: 3, name: "file retention", sql: """
+            -- Set when the retention sweeper removed the job's files; the job's row stays.
+            ALTER TABLE jobs ADD COLUMN files_expired_at timestamptz;
+            CREATE INDEX jobs_files_kept ON jobs (finished_at) WHERE finished_at IS NOT NULL AND files_expired_at IS NULL;
+            """),
     ]
 
     /// Applies every migration the database lacks. Safe to run from many processes at once.

@@ -3,9 +3,10 @@ import HalfsizeCore
 import JobStore
 import Logging
 import Messaging
+import Storage
 
-/// The two sweeps that find work the message flow lost, and send it on again. Sending twice is
-/// harmless: every stage is idempotent.
+/// The sweeps: the two that find work the message flow lost and send it on again (sending twice
+/// is harmless: every stage is idempotent), and the one that removes files past their retention.
 public struct Recovery: Sendable {
     let store: JobStore
     let broker: BrokerConnection
@@ -49,6 +50,16 @@ public struct Recovery: Sendable {
                 "job.reference": "\(work.reference)", "download": "\(work.pendingItemIDs.count)",
                 "resize": "\(work.downloadedItemIDs.count)", "csv": "\(work.awaitsOutput)",
             ])
+        }
+    }
+
+    /// The retention sweep: finished jobs older than `retention` lose their files (upload, output,
+    /// originals, images); their rows stay and say when.
+    public func expireFiles(olderThan retention: Duration, objects: any ObjectStore) async throws {
+        for job in try await store.expiringFiles(olderThan: retention, limit: 20) {
+            try await objects.delete(job.keys)
+            try await store.markFilesExpired(jobID: job.jobID)
+            logger.info("removed a job's files after the retention period", metadata: ["job.reference": "\(job.reference)", "files": "\(job.keys.count)"])
         }
     }
 }

@@ -16,12 +16,15 @@ public struct ResizeHandler: StageHandler {
     let objects: any ObjectStore
     let options: HalvingOptions
     let workers: NIOThreadPool
+    /// Keep each downloaded original after its image settled (for debugging); else it is deleted.
+    let keepOriginals: Bool
 
-    public init(store: JobStore, objects: any ObjectStore, options: HalvingOptions, workers: NIOThreadPool) {
+    public init(store: JobStore, objects: any ObjectStore, options: HalvingOptions, workers: NIOThreadPool, keepOriginals: Bool = false) {
         self.store = store
         self.objects = objects
         self.options = options
         self.workers = workers
+        self.keepOriginals = keepOriginals
     }
 
     public func handle(_ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
@@ -64,6 +67,14 @@ public struct ResizeHandler: StageHandler {
 
     func settle(_ item: ItemRecord, _ outcome: ItemOutcome, logger: Logger) async throws -> [OutgoingMessage] {
         let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: outcome, stage: stage)
+        // Once settled, nothing reads the original again; the retention sweep removes it otherwise.
+        if !keepOriginals, let rawKey = item.rawKey {
+            do {
+                try await objects.delete([rawKey])
+            } catch {
+                logger.warning("cannot delete the original; the retention sweep will", metadata: ["error": "\(error)"])
+            }
+        }
         return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
     }
 }

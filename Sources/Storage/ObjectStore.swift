@@ -10,6 +10,8 @@ public protocol ObjectStore: Sendable {
     func put(_ key: String, _ bytes: [UInt8]) async throws
     /// The bytes under a key, or nil when there are none.
     func get(_ key: String) async throws -> [UInt8]?
+    /// Removes the objects under these keys; keys with nothing under them are fine.
+    func delete(_ keys: [String]) async throws
 }
 
 public enum ObjectKey {
@@ -73,6 +75,20 @@ public struct LocalDirectoryStore: ObjectStore {
         return try await NIOThreadPool.singleton.runIfActive {
             guard FileManager.default.fileExists(atPath: url.path) else { return nil }
             return try [UInt8](Data(contentsOf: url))
+        }
+    }
+
+    /// Removes the files, then each folder they leave empty (a job's `raw/REF/`, `images/REF/`).
+    public func delete(_ keys: [String]) async throws {
+        let urls = try keys.map { key throws(HalfsizeError) in try fileURL(key) }
+        let root = self.root
+        try await NIOThreadPool.singleton.runIfActive {
+            for url in urls where unlink(url.path) != 0 && errno != ENOENT {
+                throw HalfsizeError(.storageError, "cannot delete \(url.path): \(String(cString: strerror(errno)))")
+            }
+            for directory in Set(urls.map { $0.deletingLastPathComponent().path }) where directory != root.path {
+                _ = rmdir(directory)  // only succeeds when empty; a folder still in use stays
+            }
         }
     }
 }

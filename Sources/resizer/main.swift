@@ -12,6 +12,7 @@ struct ResizerSettings: ProgramSettingsProtocol {
     var options: HalvingOptions
     var halveFiles: [String]?
     var outputDirectory: URL
+    var keepOriginals: Bool
 
     init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
@@ -27,6 +28,8 @@ struct ResizerSettings: ProgramSettingsProtocol {
                                           "largest image accepted, in pixels, checked from the header before decoding"),
             maximumScans: reader.integer("HALFSIZE_MAX_SCANS", default: 100, in: 1...10_000, "most progressive JPEG scans accepted"),
             pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...12, "libdeflate level of PNG output (0 stores, 12 is smallest and slowest)"))
+        keepOriginals = reader.boolean("HALFSIZE_KEEP_ORIGINALS", default: false,
+                                       "keep each downloaded original after its image settled (else it is deleted at once)")
         let outputDirectory = reader.string("HALFSIZE_OUT", default: "halved", "with `resizer halve`: the directory results are written to")
         self.outputDirectory = URL(fileURLWithPath: outputDirectory)
         if reader.positional.first == "halve" {
@@ -49,7 +52,8 @@ enum Resizer {
             let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
             let workers = NIOThreadPool(numberOfThreads: settings.concurrency)
             workers.start()
-            let handler = ResizeHandler(store: runtime.store, objects: runtime.objects, options: settings.options, workers: workers)
+            let handler = ResizeHandler(store: runtime.store, objects: runtime.objects, options: settings.options, workers: workers,
+                                        keepOriginals: settings.keepOriginals)
             try await runtime.runWorker(handler, prefetch: settings.prefetch)
             try await workers.shutdownGracefully()
         }

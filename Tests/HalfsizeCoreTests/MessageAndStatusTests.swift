@@ -123,6 +123,20 @@ struct StatusTransitionTests {
 
 @Suite("Configuration")
 struct ConfigurationTests {
+    @Test func durationsTakeAUnit() throws {
+        let range = Duration.seconds(1)...Duration.seconds(3650 * 86_400)
+        for (text, seconds) in [("45s", 45), ("15m", 900), ("12h", 43_200), ("30d", 2_592_000), ("90", 90), (" 2D ", 172_800)] {
+            let reader = ConfigurationReader(arguments: [], environment: ["HALFSIZE_RETENTION": text])
+            #expect(reader.duration("HALFSIZE_RETENTION", default: "30d", in: range, "") == .seconds(seconds), "\(text)")
+            try reader.finish()
+        }
+        for text in ["", "d", "-5s", "1w", "3.5h", "0s", "99999999999999999d"] {
+            let reader = ConfigurationReader(arguments: [], environment: ["HALFSIZE_RETENTION": text])
+            _ = reader.duration("HALFSIZE_RETENTION", default: "30d", in: range, "")
+            #expect(throws: HalfsizeError.self, "\(text)") { try reader.finish() }
+        }
+    }
+
     @Test func flagsMirrorEnvironmentAndWin() throws {
         let reader = ConfigurationReader(arguments: ["--amqp-url", "amqp://a@b:1/", "--quality=70"],
                                          environment: ["HALFSIZE_AMQP_URL": "amqp://env@x:2/", "HALFSIZE_DATA_DIR": "/tmp/d"])
