@@ -62,8 +62,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .target(name: "Operations", dependencies: ["HalfsizeCore", "JobStore", "Messaging"]),
         .target(name: "HTTPAPI", dependencies: [
-            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline",
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline", "Operations",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,7 +80,7 @@ let package = Package(
         .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -4,6 +4,7 @@ import Hummingbird
 import JobStore
 import Logging
 import Messaging
+import Operations
 import Pipeline
 import ProductCSV
 import Storage
@@ -14,15 +15,17 @@ public struct IngestAPI: Sendable {
     let store: JobStore
     let objects: any ObjectStore
     let broker: BrokerConnection
+    let queues: QueueMonitor
     let urls: PublicURLs
     let maximumUploadBytes: Int
 
-    public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, urls: PublicURLs,
-                maximumUploadBytes: Int) {
+    public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, queues: QueueMonitor,
+                urls: PublicURLs, maximumUploadBytes: Int) {
         self.intake = intake
         self.store = store
         self.objects = objects
         self.broker = broker
+        self.queues = queues
         self.urls = urls
         self.maximumUploadBytes = maximumUploadBytes
     }
@@ -34,6 +37,7 @@ public struct IngestAPI: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
         }
         router.get("/healthz") { _, _ in await health() }
+        router.get("/api/v1/queues") { _, _ in await queueOverview() }
         router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
         router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
         router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }
@@ -138,6 +142,14 @@ public struct IngestAPI: Sendable {
             ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         } catch {
             return APIError.response(.serviceUnavailable, HalfsizeError(.storageError, "the image cannot be read: \(error)"))
+        }
+    }
+
+    func queueOverview() async -> Response {
+        do {
+            return JSONBody.response(.ok, try await queues.overview())
+        } catch {
+            return APIError.response(.serviceUnavailable, HalfsizeError(.brokerUnavailable, "the queues cannot be read: \(error)"))
         }
     }
 

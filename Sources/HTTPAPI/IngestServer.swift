@@ -2,6 +2,7 @@ import Foundation
 import HalfsizeCore
 import Hummingbird
 import Logging
+import Operations
 import Pipeline
 
 /// ingest's settings; each key is documented where it is read.
@@ -11,6 +12,7 @@ public struct IngestSettings: ProgramSettingsProtocol {
     public var port: Int
     public var maximumUploadBytes: Int
     public var relayAfter: Duration
+    public var managementURL: URL?
 
     public init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
@@ -24,6 +26,10 @@ public struct IngestSettings: ProgramSettingsProtocol {
             reader.reportProblem("HALFSIZE_HTTP_ADDR must be host:port, not \"\(address)\"")
         }
         maximumUploadBytes = reader.integer("HALFSIZE_MAX_UPLOAD_BYTES", default: 32 << 20, in: 1024...(1 << 30), "largest CSV upload, in bytes")
+        let management = reader.string("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "",
+            "RabbitMQ's management API (http://user:password@host:15672/) for the queue view's rates and unacked counts; without it, depth and consumers only")
+        managementURL = management.isEmpty ? nil : reader.url("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "http://127.0.0.1:15672/",
+                                                              schemes: ["http", "https"], "")
         relayAfter = .seconds(reader.integer("HALFSIZE_RELAY_AFTER", default: 10, in: 1...3600,
             "seconds a stored job may stay unpublished (its ingest died, or the broker was away) before the relay publishes it"))
     }
@@ -34,7 +40,9 @@ public enum IngestServer {
         let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
         let broker = try runtime.broker(consuming: nil, prefetch: 1)
         let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, logger: logger)
-        let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker,
+        let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store)
+        logger.info("queue view", metadata: ["source": "\(queues.source)"])
+        let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker, queues: queues,
                             urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes)
         let application = Application(
             router: api.router(),

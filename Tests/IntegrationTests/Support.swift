@@ -18,13 +18,16 @@ struct IntegrationEnvironment: Sendable {
     var brokerURL: String
     var databaseURL: String
     var binaries: URL
+    /// RabbitMQ's management API, when the test broker runs it.
+    var managementURL: String?
 
     static let current: IntegrationEnvironment? = {
         let environment = ProcessInfo.processInfo.environment
         guard let broker = environment["HALFSIZE_TEST_AMQP_URL"], let database = environment["HALFSIZE_TEST_DATABASE_URL"] else { return nil }
         let binaries = environment["HALFSIZE_TEST_BIN_DIR"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        return IntegrationEnvironment(brokerURL: broker, databaseURL: database, binaries: binaries)
+        return IntegrationEnvironment(brokerURL: broker, databaseURL: database, binaries: binaries,
+                                      managementURL: environment["HALFSIZE_TEST_RABBITMQ_MANAGEMENT_URL"])
     }()
 }
 
@@ -142,6 +145,7 @@ final class RunningSystem: @unchecked Sendable {
         variables["HALFSIZE_PUBLIC_URL"] = publicURL
         variables["HALFSIZE_ALLOW_PRIVATE_NETWORKS"] = "true"
         variables["HALFSIZE_CONCURRENCY"] = "2"
+        variables["HALFSIZE_RABBITMQ_MANAGEMENT_URL"] = environment.managementURL
         variables.merge(extra) { $1 }
         var processes: [(String, Process)] = []
         for name in ["ingest", "downloader", "resizer", "csv-writer"] {

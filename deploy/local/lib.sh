@@ -94,11 +94,17 @@ rabbitmq_env() {
          "RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config"
 }
 
+# With MANAGEMENT_PORT, the management plugin (HTTP API for the queue view) listens on it, on loopback.
 start_rabbitmq() {
-    local dir=$1 node=$2 port=$3 dist=$4
+    local dir=$1 node=$2 port=$3 dist=$4 management=${5:-}
     mkdir -p "$dir/mnesia" "$dir/log"
-    echo '[].' >"$dir/enabled_plugins"
     printf "log.console = false\n" >"$dir/rabbitmq.conf"
+    if [ -n "$management" ]; then
+        echo '[rabbitmq_management].' >"$dir/enabled_plugins"
+        printf "management.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n" "$management" >>"$dir/rabbitmq.conf"
+    else
+        echo '[].' >"$dir/enabled_plugins"
+    fi
     echo '[].' >"$dir/advanced.config"
     chown -R rabbitmq:rabbitmq "$dir"
     local environment
@@ -113,6 +119,7 @@ start_rabbitmq() {
     env $environment timeout 90 rabbitmqctl -n "$node@localhost" -q wait "$dir/rabbitmq.pid" >/dev/null 2>&1 \
         || { tail -30 "$dir/log/"*.log >&2 2>/dev/null; die "RabbitMQ did not start"; }
     wait_for_port 127.0.0.1 "$port" 30 || die "RabbitMQ is not listening on $port"
+    if [ -n "$management" ]; then wait_for_port 127.0.0.1 "$management" 30 || die "RabbitMQ management is not listening on $management"; fi
 }
 
 # stop_rabbitmq DIR NODE AMQP_PORT DIST_PORT: asks the node to stop (bounded: rabbitmqctl hangs

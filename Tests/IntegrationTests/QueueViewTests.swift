@@ -1,0 +1,62 @@
+import Foundation
+import HalfsizeCore
+import JobStore
+import Logging
+import Messaging
+import Operations
+import Testing
+
+/// The queue view without the management API: depth and consumers from passive declares, and it
+/// says which fields are missing and why.
+@Suite("Queue view", .enabled(if: IntegrationEnvironment.current != nil, "needs deploy/local/test's broker and database"))
+struct QueueViewTests {
+    let environment = IntegrationEnvironment.current!
+
+    @Test func fallsBackToPassiveDeclares() async throws {
+        let pool = DatabasePool(url: environment.databaseURL, size: 1, logger: Logger(label: "test.store"))
+        let broker = BrokerConnection(endpoint: try BrokerEndpoint(url: URL(string: environment.brokerURL)!), topology: BrokerTopology(),
+                                      logger: Logger(label: "test.broker"))
+        let running = Task { try await broker.run() }
+        defer { running.cancel() }
+        for management in [nil, URL(string: "http://guest:guest@127.0.0.1:1/")] {
+            let overview = try await QueueMonitor(managementURL: management, broker: broker, store: JobStore(pool: pool)).overview()
+            #expect(overview.source == "amqp")
+            #expect(overview.missing == ["unacked", "publish_rate", "deliver_rate", "ack_rate"])
+            #expect((overview.managementError != nil) == (management != nil), "\(String(describing: overview.managementError))")
+            #expect(overview.queues.map(\.name) == StageQueue.allCases.map(\.rawValue) + Topology.delayTiers.map(Topology.delayQueue(seconds:)))
+            #expect(overview.queues.allSatisfy { $0.ready != nil && $0.consumers != nil && $0.unacked == nil })
+        }
+        try await pool.shutdown()
+    }
+}
+
+extension PipelineTests {
+    /// Through ingest, with the management API: every halfsize queue with its rates, consumers
+    /// once every worker is connected, and the pipeline's counts from PostgreSQL.
+    @Test(.enabled(if: IntegrationEnvironment.current?.managementURL != nil, "needs the test broker's management API"))
+    func queueViewShowsEveryQueueFromTheManagementAPI() async throws {
+        try await withSystem { images, system in
+            _ = try await runJob("S. No.,Product Name,Input Image Urls\n1,A,\(images.url("corpus/j20_squirrel_0.2mp.jpg"))\n", system: system)
+            var overview: [String: Any] = [:]
+            var consumers: [String: Int] = [:]
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let (code, body) = try await HTTP.get("\(system.publicURL)/api/v1/queues")
+                #expect(code == 200)
+                overview = try HTTP.json(body)
+                let queues = overview["queues"] as? [[String: Any]] ?? []
+                consumers = Dictionary(queues.compactMap { queue in (queue["consumers"] as? Int).map { (queue["name"] as? String ?? "", $0) } },
+                                       uniquingKeysWith: { first, _ in first })
+                // The broker publishes statistics every few seconds: wait until it has seen every worker.
+                if StageQueue.allCases.allSatisfy({ (consumers[$0.rawValue] ?? 0) >= 1 }) { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(overview["source"] as? String == "management", "\(overview["management_error"] ?? "")")
+            #expect((overview["missing"] as? [String])?.isEmpty == true)
+            let names = (overview["queues"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(names == StageQueue.allCases.map(\.rawValue) + Topology.delayTiers.map(Topology.delayQueue(seconds:)))
+            for queue in StageQueue.allCases { #expect((consumers[queue.rawValue] ?? 0) >= 1, "\(queue.rawValue): \(consumers)") }
+            #expect((overview["jobs"] as? [String: Int])?["completed", default: 0] ?? 0 >= 1)
+        }
+    }
+}
