@@ -80,7 +80,7 @@ let package = Package(
         .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations", "HTTPAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -18,9 +18,11 @@ public struct IngestAPI: Sendable {
     let queues: QueueMonitor
     let urls: PublicURLs
     let maximumUploadBytes: Int
+    let adminToken: String?
 
     public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, queues: QueueMonitor,
-                urls: PublicURLs, maximumUploadBytes: Int) {
+                urls: PublicURLs, maximumUploadBytes: Int, adminToken: String?) {
+        self.adminToken = adminToken
         self.intake = intake
         self.store = store
         self.objects = objects
@@ -30,14 +32,15 @@ public struct IngestAPI: Sendable {
         self.maximumUploadBytes = maximumUploadBytes
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<IngestRequestContext> {
+        let router = Router(context: IngestRequestContext.self)
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
         }
         router.get("/healthz") { _, _ in await health() }
-        router.get("/api/v1/queues") { _, _ in await queueOverview() }
+        router.group("/api/v1/queues").add(middleware: AdminAccessMiddleware(token: adminToken.map { Array($0.utf8) }))
+            .get { _, _ in await queueOverview() }
         router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
         router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
         router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }

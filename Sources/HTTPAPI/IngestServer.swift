@@ -13,6 +13,7 @@ public struct IngestSettings: ProgramSettingsProtocol {
     public var maximumUploadBytes: Int
     public var relayAfter: Duration
     public var managementURL: URL?
+    public var adminToken: String?
 
     public init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
@@ -30,6 +31,12 @@ public struct IngestSettings: ProgramSettingsProtocol {
             "RabbitMQ's management API (http://user:password@host:15672/) for the queue view's rates and unacked counts; without it, depth and consumers only")
         managementURL = management.isEmpty ? nil : reader.url("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "http://127.0.0.1:15672/",
                                                               schemes: ["http", "https"], "")
+        let token = reader.string("HALFSIZE_ADMIN_TOKEN", default: "",
+            "bearer token the admin endpoints (queue view) require; without it they answer loopback only")
+        adminToken = token.isEmpty ? nil : token
+        if let adminToken, adminToken.utf8.count < 16 {
+            reader.reportProblem("HALFSIZE_ADMIN_TOKEN must be at least 16 characters")
+        }
         relayAfter = .seconds(reader.integer("HALFSIZE_RELAY_AFTER", default: 10, in: 1...3600,
             "seconds a stored job may stay unpublished (its ingest died, or the broker was away) before the relay publishes it"))
     }
@@ -43,7 +50,11 @@ public enum IngestServer {
         let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store)
         logger.info("queue view", metadata: ["source": "\(queues.source)"])
         let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker, queues: queues,
-                            urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes)
+                            urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes,
+                            adminToken: settings.adminToken)
+        if settings.adminToken == nil {
+            logger.notice("HALFSIZE_ADMIN_TOKEN is not set: the admin endpoints (/api/v1/queues) answer loopback peers only")
+        }
         let application = Application(
             router: api.router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "halfsize"),

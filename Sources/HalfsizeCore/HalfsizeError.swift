@@ -35,6 +35,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case notFound = "not_found"
     case notReady = "not_ready"
     case filesExpired = "files_expired"
+    case unauthorized = "unauthorized"
 }
 
 /// An error as a value: a stable code and a message a person can act on.

@@ -3,8 +3,31 @@ import HalfsizeCore
 import JobStore
 import Logging
 import Messaging
+import NIOCore
 import Operations
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
+@testable import HTTPAPI
+
+@Suite("Admin access")
+struct AdminAccessTests {
+    @Test func tokensCompareWholeAndOnlyLoopbackIsTrustedWithoutOne() throws {
+        let check = AdminAccessMiddleware<IngestRequestContext>.self
+        #expect(check.constantTimeEqual(Array("secret-token-1234".utf8), Array("secret-token-1234".utf8)))
+        for other in ["secret-token-123", "secret-token-12345", "Secret-token-1234", ""] {
+            #expect(!check.constantTimeEqual(Array(other.utf8), Array("secret-token-1234".utf8)), "\(other)")
+        }
+        for loopback in ["127.0.0.1", "127.8.9.10", "::1"] {
+            #expect(check.isLoopback(try SocketAddress(ipAddress: loopback, port: 1)), "\(loopback)")
+        }
+        for remote in ["10.0.0.1", "8.8.8.8", "2001:db8::1", "::ffff:10.0.0.1"] {
+            #expect(!check.isLoopback(try SocketAddress(ipAddress: remote, port: 1)), "\(remote)")
+        }
+        #expect(!check.isLoopback(nil))
+    }
+}
 
 /// The queue view without the management API: depth and consumers from passive declares, and it
 /// says which fields are missing and why.
@@ -35,13 +58,23 @@ extension PipelineTests {
     /// once every worker is connected, and the pipeline's counts from PostgreSQL.
     @Test(.enabled(if: IntegrationEnvironment.current?.managementURL != nil, "needs the test broker's management API"))
     func queueViewShowsEveryQueueFromTheManagementAPI() async throws {
-        try await withSystem { images, system in
+        let token = "test-admin-token-\(UUID().uuidString)"
+        try await withSystem(extra: ["HALFSIZE_ADMIN_TOKEN": token]) { images, system in
             _ = try await runJob("S. No.,Product Name,Input Image Urls\n1,A,\(images.url("corpus/j20_squirrel_0.2mp.jpg"))\n", system: system)
+            // The admin token: required when set, compared whole.
+            func queues(_ authorization: String?) async throws -> (Int, [UInt8]) {
+                var request = URLRequest(url: URL(string: "\(system.publicURL)/api/v1/queues")!)
+                request.setValue(authorization, forHTTPHeaderField: "Authorization")
+                return try await HTTP.send(request)
+            }
+            for wrong in [nil, "Bearer ", "Bearer \(token.dropLast())", "Bearer \(token)x", "Basic \(token)"] {
+                #expect(try await queues(wrong).0 == 401, "\(String(describing: wrong))")
+            }
             var overview: [String: Any] = [:]
             var consumers: [String: Int] = [:]
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
-                let (code, body) = try await HTTP.get("\(system.publicURL)/api/v1/queues")
+                let (code, body) = try await queues("Bearer \(token)")
                 #expect(code == 200)
                 overview = try HTTP.json(body)
                 let queues = overview["queues"] as? [[String: Any]] ?? []
