@@ -78,10 +78,14 @@ public struct QueueMonitor: Sendable {
             }
         }
         if source == "amqp" {
-            for name in Self.queueNames {
-                let depth = try await broker.inspect(name)
-                rows.append(QueueRow(name: name, ready: depth.ready, consumers: depth.consumers))
-            }
+            rows = Self.queueNames.map { QueueRow(name: $0) }
+        }
+        // The management plugin reports a queue's numbers only after its first statistics round
+        // (a few seconds after the node starts): until then depth and consumers come from AMQP.
+        for index in rows.indices where rows[index].ready == nil || rows[index].consumers == nil {
+            let depth = try await broker.inspect(rows[index].name)
+            rows[index].ready = depth.ready
+            rows[index].consumers = depth.consumers
         }
         for index in rows.indices {
             if let queue = StageQueue(rawValue: rows[index].name) { rows[index].oldestAgeSeconds = counts.oldestWaitingSeconds[queue] }

@@ -37,6 +37,8 @@ struct QueueViewTests {
 
     @Test func fallsBackToPassiveDeclares() async throws {
         let pool = DatabasePool(url: environment.databaseURL, size: 1, logger: Logger(label: "test.store"))
+        // This suite may run before any service has created the schema.
+        try await Migrations.apply(on: pool, logger: Logger(label: "test.store"))
         let broker = BrokerConnection(endpoint: try BrokerEndpoint(url: URL(string: environment.brokerURL)!), topology: BrokerTopology(),
                                       logger: Logger(label: "test.broker"))
         let running = Task { try await broker.run() }

@@ -11,6 +11,8 @@ extension PipelineTests {
     func withStore<T>(_ body: (JobStore) async throws -> T) async throws -> T {
         let pool = DatabasePool(url: environment.databaseURL, size: 2, logger: Logger(label: "test.store"))
         do {
+            // A test may come before any service has created the schema.
+            try await Migrations.apply(on: pool, logger: Logger(label: "test.store"))
             let value = try await body(JobStore(pool: pool))
             try await pool.shutdown()
             return value
