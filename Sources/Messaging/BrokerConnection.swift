@@ -101,12 +101,10 @@ public final class BrokerConnection: Service, Sendable {
     final class PublishRequest: Sendable {
         let messages: [OutgoingMessage]
         let completion: Completion<Void>
-        let deadline: ContinuousClock.Instant
 
-        init(messages: [OutgoingMessage], completion: Completion<Void>, deadline: ContinuousClock.Instant) {
+        init(messages: [OutgoingMessage], completion: Completion<Void>) {
             self.messages = messages
             self.completion = completion
-            self.deadline = deadline
         }
     }
 
@@ -123,7 +121,8 @@ public final class BrokerConnection: Service, Sendable {
     let deliveryContinuation: AsyncStream<Delivery>.Continuation
     let shared = Mutex(Shared())
     let logger: Logger
-    /// How long a publish may wait for its confirm before it fails.
+    /// How long a published message may wait for its confirm before its publisher fails. (Before it
+    /// is published, a failed connection attempt is what fails it.)
     let confirmTimeout: Duration
     /// How long one broker RPC (declare, consume, inspect) may take.
     let rpcTimeout: Duration
@@ -146,9 +145,8 @@ public final class BrokerConnection: Service, Sendable {
     /// Publishes messages and returns once the broker has confirmed every one of them.
     public func publish(_ messages: [OutgoingMessage]) async throws {
         guard !messages.isEmpty else { return }
-        let deadline = ContinuousClock.now + confirmTimeout
         try await withCheckedThrowingContinuation { continuation in
-            submit(.publish(PublishRequest(messages: messages, completion: Completion(continuation), deadline: deadline)))
+            submit(.publish(PublishRequest(messages: messages, completion: Completion(continuation))))
         }
     }
 
@@ -294,7 +292,7 @@ public final class BrokerConnection: Service, Sendable {
         switch command {
         case .publish(let request):
             // Registered first: if a write fails half-way, the session's end fails the request.
-            var sequence = confirms.add(request)
+            var sequence = confirms.add(request, deadline: .now + confirmTimeout)
             for message in request.messages {
                 try session.publish(message, sequence: sequence)
                 sequence += 1

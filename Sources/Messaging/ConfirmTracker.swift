@@ -6,11 +6,13 @@ import HalfsizeCore
 struct ConfirmTracker {
     final class Entry {
         let request: BrokerConnection.PublishRequest
+        let deadline: ContinuousClock.Instant
         var remaining: Int
         var problem: String?
 
-        init(_ request: BrokerConnection.PublishRequest) {
+        init(_ request: BrokerConnection.PublishRequest, deadline: ContinuousClock.Instant) {
             self.request = request
+            self.deadline = deadline
             self.remaining = request.messages.count
         }
     }
@@ -21,10 +23,11 @@ struct ConfirmTracker {
 
     var isEmpty: Bool { entries.isEmpty }
 
-    /// Registers a request's messages as the next sequence numbers and returns the first.
-    mutating func add(_ request: BrokerConnection.PublishRequest) -> UInt64 {
+    /// Registers a request's messages as the next sequence numbers, to be confirmed by `deadline`,
+    /// and returns the first.
+    mutating func add(_ request: BrokerConnection.PublishRequest, deadline: ContinuousClock.Instant) -> UInt64 {
         let first = nextSequence
-        let entry = Entry(request)
+        let entry = Entry(request, deadline: deadline)
         for _ in request.messages {
             owners[nextSequence] = entry
             nextSequence += 1
@@ -58,7 +61,7 @@ struct ConfirmTracker {
 
     mutating func failExpired(now: ContinuousClock.Instant) {
         entries.removeAll { entry in
-            guard entry.request.deadline < now else { return false }
+            guard entry.deadline < now else { return false }
             entry.request.completion.fail(HalfsizeError(.brokerUnavailable, "the broker did not confirm a publish in time"))
             return true
         }
