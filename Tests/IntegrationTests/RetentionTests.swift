@@ -6,7 +6,7 @@ import Testing
 /// files go after the retention period while its row and status stay.
 extension PipelineTests {
     @Test func originalsGoWhenSettledAndAJobsFilesAfterRetention() async throws {
-        try await withSystem(extra: ["HALFSIZE_RETENTION": "4s"]) { images, system in
+        try await withSystem(extra: ["HALFSIZE_RETENTION": "10s"]) { images, system in
             let (statusURL, report) = try await runJob("""
                 S. No.,Product Name,Input Image Urls
                 1,A,"\(images.url("corpus/j20_squirrel_0.2mp.jpg")), \(images.url("corpus/p03_photo_fruits_512.png"))"
