@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// Consumes `halfsize.dead`: keeps each dead-lettered message in the `dead_letters` table and
 /// fails the image it names with `dead_lettered` (or the job, for a csv message), so the job still
 /// finishes. Idempotent: an image already settled stays as it is. While the database is away it
-/// requeues after a growing pause (this queue has no delivery limit).
+/// requeues after a 2 s pause (this queue has no delivery limit).
 public struct DeadLetterWorker: Service {
     let broker: BrokerConnection
     let store: JobStore

@@ -89,7 +89,7 @@ public struct StageWorker: Service {
         case .retry(let next, let delay):
             logger.warning("stage failed on our side; retrying through a delay queue", metadata: [
                 "error.code": "\(code)", "error": "\(error)", "retry": "\(next.retries)",
-                "retry_in_ms": "\(delay.inMilliseconds)",
+                "retry_in_ms": "\(delay.inMilliseconds)", "redelivered": "\(delivery.redelivered)",
             ])
             do {
                 try await finish(delivery, sending: [.delayed(handler.queue, next, by: delay)])
