@@ -79,8 +79,9 @@ public struct BrokerTopology: Sendable {
 ///
 /// Who answers a waiter: the command loop answers an inspection at once; a publish is answered by
 /// its confirms (`ConfirmTracker`). Whatever ends a session — a failed write, a lost socket,
-/// shutdown — fails every waiter it holds, and commands queued while no session is up are failed
-/// when the next connection attempt fails. `Completion` makes a second answer a no-op, so no path has to know about another.
+/// shutdown — fails every waiter it holds. Commands it had not yet sent wait for the next session,
+/// like commands queued while no session is up, and fail when that connection attempt fails.
+/// `Completion` makes a second answer a no-op, so no path has to know about another.
 public final class BrokerConnection: Service, Sendable {
     enum Command: Sendable {
         case publish(PublishRequest)
@@ -203,6 +204,7 @@ public final class BrokerConnection: Service, Sendable {
     private func runIOThread() {
         var backoff = 0.25
         while !isStopping {
+            var established = false
             do {
                 let session = try AMQPSession(endpoint: endpoint, rpcTimeout: rpcTimeout)
                 try session.declareTopology(deliveryLimit: topology.deliveryLimit)
@@ -215,12 +217,18 @@ public final class BrokerConnection: Service, Sendable {
                 }
                 logger.info("connected to broker", metadata: ["broker": "\(endpoint.redacted)", "consuming": "\(topology.consumedQueue ?? "-")"])
                 backoff = 0.25
+                established = true
                 try serve(session, generation: generation)
             } catch {
                 logger.error("broker connection failed; reconnecting", metadata: [
                     "error.code": "\(error.code.rawValue)", "error": "\(error.message)", "retry_in_seconds": "\(backoff)",
                 ])
-                disconnect(failing: HalfsizeError(.brokerUnavailable, "broker connection lost: \(error.message)"))
+                if established {
+                    // What the lost session never sent waits for the next attempt, which fails it if it fails.
+                    shared.withLock { $0.connected = false }
+                } else {
+                    disconnect(failing: HalfsizeError(.brokerUnavailable, "broker connection failed: \(error.message)"))
+                }
                 sleepUnlessStopping(seconds: backoff)
                 backoff = min(backoff * 2, 8)
             }
@@ -261,7 +269,9 @@ public final class BrokerConnection: Service, Sendable {
                 do {
                     try execute(command, on: session, generation: generation, confirms: &confirms)
                 } catch {
-                    for unrun in commands[index...] { unrun.fail(error) }
+                    // The failed command has been answered; the ones behind it were never sent.
+                    let unsent = commands[(index + 1)...]
+                    shared.withLock { $0.commands.insert(contentsOf: unsent, at: 0) }
                     throw error
                 }
             }
