@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "downloader", targets: ["downloader"]),
         .executable(name: "resizer", targets: ["resizer"]),
         .executable(name: "csv-writer", targets: ["csv-writer"]),
+        .executable(name: "halfsizectl", targets: ["halfsizectl"]),
         // What reads untrusted bytes (CSV and multipart uploads, stage messages, images), for Fuzz/.
         .library(name: "HalfsizeParsers", targets: ["HalfsizeCore", "ProductCSV", "ImageCodecs"]),
     ],
@@ -17,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C libraries, each behind its own module.
@@ -37,9 +42,19 @@ let package = Package(
         .target(name: "HalfsizeCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The process's Prometheus registry and what every HTTP listener shares (JSON errors, the
+        // admin guard, the metrics endpoint).
+        .target(name: "HTTPCommon", dependencies: [
+            "HalfsizeCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .target(name: "ProductCSV", dependencies: ["HalfsizeCore"]),
         .target(name: "Messaging", dependencies: [
             "HalfsizeCore", "CRabbitMQ", "CHalfsizeShims",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -50,6 +65,7 @@ let package = Package(
         ]),
         .target(name: "Fetching", dependencies: [
             "HalfsizeCore", "CCurl", "CHalfsizeShims",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -57,15 +73,17 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"]),
         .target(name: "Storage", dependencies: ["HalfsizeCore", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Pipeline", dependencies: [
-            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage",
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage", "HTTPCommon",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .target(name: "Operations", dependencies: ["HalfsizeCore", "JobStore", "Messaging"]),
+        .target(name: "Operations", dependencies: ["HalfsizeCore", "JobStore", "Messaging", "Storage"]),
         .target(name: "HTTPAPI", dependencies: [
-            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline", "Operations",
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline", "Operations", "HTTPCommon",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -74,13 +92,18 @@ let package = Package(
         .executableTarget(name: "downloader", dependencies: ["Pipeline"]),
         .executableTarget(name: "resizer", dependencies: ["Pipeline"]),
         .executableTarget(name: "csv-writer", dependencies: ["Pipeline"]),
+        // The operator's terminal: the queue view and scaling the local resizers.
+        .executableTarget(name: "halfsizectl", dependencies: [
+            "HalfsizeCore", "Operations",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
         .target(name: "CJPEGFixtures", dependencies: ["CJPEG"], path: "Tests/CJPEGFixtures"),
         .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations", "HTTPAPI",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations", "HTTPAPI", "HTTPCommon", "Storage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -3,6 +3,7 @@ import CHalfsizeShims
 import Foundation
 import HalfsizeCore
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -325,7 +326,22 @@ final class Transfer {
     }
 
     func outcome(_ code: CURLcode, maximumRetryAfter: Duration) -> Result<FetchedResource, FetchFailure> {
-        Result { () throws(FetchFailure) in try result(code, maximumRetryAfter: maximumRetryAfter) }
+        recordMetrics(code)
+        return Result { () throws(FetchFailure) in try result(code, maximumRetryAfter: maximumRetryAfter) }
+    }
+
+    /// Every transfer's time and bytes, and its answer by class: `2xx` … `5xx`, or `blocked` and
+    /// `failed` when no HTTP answer came.
+    func recordMetrics(_ code: CURLcode) {
+        let status = self.status
+        let answer = guardState.pointee.blocked != 0 ? "blocked" : status >= 100 ? "\(status / 100)xx" : "failed"
+        Counter(label: "halfsize_download_responses_total", dimensions: [("class", answer)]).increment()
+        Counter(label: "halfsize_download_bytes_total").increment(by: body.count)
+        // CURLINFO_TOTAL_TIME_T is a curl_off_t, which is `long` on the 64-bit Linux we build for.
+        var microseconds = 0
+        if hs_curl_get_long(easy, CURLINFO_TOTAL_TIME_T, &microseconds) == CURLE_OK {
+            Metrics.Timer(label: "halfsize_download_seconds").record(duration: .microseconds(microseconds))
+        }
     }
 
     private func result(_ code: CURLcode, maximumRetryAfter: Duration) throws(FetchFailure) -> FetchedResource {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPCommon
 import HalfsizeCore
 import Hummingbird
 import JobStore
@@ -32,15 +33,17 @@ public struct IngestAPI: Sendable {
         self.maximumUploadBytes = maximumUploadBytes
     }
 
-    public func router() -> Router<IngestRequestContext> {
-        let router = Router(context: IngestRequestContext.self)
+    public func router() -> Router<PeerRequestContext> {
+        let router = Router(context: PeerRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
         }
         router.get("/healthz") { _, _ in await health() }
-        router.group("/api/v1/queues").add(middleware: AdminAccessMiddleware(token: adminToken.map { Array($0.utf8) }))
-            .get { _, _ in await queueOverview() }
+        let admin = AdminAccessMiddleware<PeerRequestContext>(token: adminToken)
+        router.group("/api/v1/queues").add(middleware: admin).get { _, _ in await queueOverview() }
+        router.group("/metrics").add(middleware: admin).get { _, _ in Telemetry.exposition() }
         router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
         router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
         router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }
@@ -189,44 +192,7 @@ struct StatusBody: Encodable {
     }
 }
 
-enum JSONValue: Encodable {
-    case string(String)
-    case number(Double)
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let text): try container.encode(text)
-        case .number(let value):
-            if value == value.rounded() { try container.encode(Int(value)) } else { try container.encode(value) }
-        }
-    }
-}
-
-enum JSONBody {
-    static func response(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// `{"error": {"code", "message", "details"?}}`, the shape of every API error.
-enum APIError {
-    struct Body: Encodable {
-        struct Inner: Encodable {
-            var code: String
-            var message: String
-            var details: [ValidationProblem]?
-        }
-        var error: Inner
-    }
-
-    static func response(_ status: HTTPResponse.Status, _ error: HalfsizeError, details: [ValidationProblem]? = nil) -> Response {
-        JSONBody.response(status, Body(error: .init(code: error.code.rawValue, message: error.message, details: details)))
-    }
-
+extension APIError {
     static func unknownJob(_ text: String?) -> Response {
         response(.notFound, HalfsizeError(.notFound, "no job has the reference \(text ?? "")"))
     }

@@ -8,35 +8,20 @@ import Pipeline
 /// ingest's settings; each key is documented where it is read.
 public struct IngestSettings: ProgramSettingsProtocol {
     public var common: CommonSettings
-    public var host: String
-    public var port: Int
+    public var address: ListenAddress
     public var maximumUploadBytes: Int
     public var relayAfter: Duration
     public var managementURL: URL?
-    public var adminToken: String?
 
     public init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
-        let address = reader.string("HALFSIZE_HTTP_ADDR", default: "127.0.0.1:8080", "host:port the HTTP server listens on")
-        if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) {
-            host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            self.port = port
-        } else {
-            host = "127.0.0.1"
-            port = 8080
-            reader.reportProblem("HALFSIZE_HTTP_ADDR must be host:port, not \"\(address)\"")
-        }
+        address = reader.address("HALFSIZE_HTTP_ADDR", default: "127.0.0.1:8080", "host:port the HTTP server listens on")
+            ?? ListenAddress(host: "127.0.0.1", port: 8080)
         maximumUploadBytes = reader.integer("HALFSIZE_MAX_UPLOAD_BYTES", default: 32 << 20, in: 1024...(1 << 30), "largest CSV upload, in bytes")
         let management = reader.string("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "",
             "RabbitMQ's management API (http://user:password@host:15672/) for the queue view's rates and unacked counts; without it, depth and consumers only")
         managementURL = management.isEmpty ? nil : reader.url("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "http://127.0.0.1:15672/",
                                                               schemes: ["http", "https"], "")
-        let token = reader.string("HALFSIZE_ADMIN_TOKEN", default: "",
-            "bearer token the admin endpoints (queue view) require; without it they answer loopback only")
-        adminToken = token.isEmpty ? nil : token
-        if let adminToken, adminToken.utf8.count < 16 {
-            reader.reportProblem("HALFSIZE_ADMIN_TOKEN must be at least 16 characters")
-        }
         relayAfter = .seconds(reader.integer("HALFSIZE_RELAY_AFTER", default: 10, in: 1...3600,
             "seconds a stored job may stay unpublished (its ingest died, or the broker was away) before the relay publishes it"))
     }
@@ -47,17 +32,14 @@ public enum IngestServer {
         let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
         let broker = try runtime.broker(consuming: nil, prefetch: 1)
         let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, logger: logger)
-        let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store)
+        let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store, objects: runtime.objects)
         logger.info("queue view", metadata: ["source": "\(queues.source)"])
         let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker, queues: queues,
                             urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes,
-                            adminToken: settings.adminToken)
-        if settings.adminToken == nil {
-            logger.notice("HALFSIZE_ADMIN_TOKEN is not set: the admin endpoints (/api/v1/queues) answer loopback peers only")
-        }
+                            adminToken: settings.common.adminToken)
         let application = Application(
             router: api.router(),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "halfsize"),
+            configuration: .init(address: .hostname(settings.address.host, port: settings.address.port), serverName: "halfsize"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },

@@ -100,6 +100,17 @@ public final class ConfigurationReader {
         return url
     }
 
+    /// A listening address, `host:port` (`[::1]:9100` for IPv6); an empty default means "off".
+    public func address(_ key: String, default defaultValue: String, _ meaning: String) -> ListenAddress? {
+        let text = string(key, default: defaultValue, meaning)
+        if text.isEmpty { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            problems.append("\(key) (\(Self.flag(for: key))) must be host:port, not \"\(text)\"")
+            return nil
+        }
+        return ListenAddress(host: String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+    }
+
     public func reportProblem(_ problem: String) { problems.append(problem) }
 
     /// Validates what was read: unknown flags and bad values are one `invalid_configuration` error.
@@ -118,5 +129,16 @@ public final class ConfigurationReader {
             lines.append("      \(entry.meaning)")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Where a server listens.
+public struct ListenAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
     }
 }

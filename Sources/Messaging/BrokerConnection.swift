@@ -1,6 +1,7 @@
 import Foundation
 import HalfsizeCore
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -25,6 +26,12 @@ public struct OutgoingMessage: Sendable, Equatable {
     public init(_ queue: StageQueue, _ message: StageMessage) {
         let id = [message.job.rawValue, message.itemID.map(String.init) ?? "job", queue.rawValue].joined(separator: ":")
         self.init(routingKey: queue.rawValue, body: message.encoded(), messageID: id)
+    }
+
+    /// The queue the broker routes the message to: a stage queue, or the delay queue it waits in.
+    public var destinationQueue: String {
+        guard exchange == Topology.delayExchange, let tier = routingKey.split(separator: ".").first else { return routingKey }
+        return "halfsize.delay.\(tier)"
     }
 
     /// The same stage message for `queue`, delivered there after `delay` (through a delay queue).
@@ -148,6 +155,9 @@ public final class BrokerConnection: Service, Sendable {
         guard !messages.isEmpty else { return }
         try await withCheckedThrowingContinuation { continuation in
             submit(.publish(PublishRequest(messages: messages, completion: Completion(continuation))))
+        }
+        for (queue, count) in Dictionary(grouping: messages, by: \.destinationQueue).mapValues(\.count) {
+            Counter(label: "halfsize_messages_published_total", dimensions: [("queue", queue)]).increment(by: count)
         }
     }
 

@@ -2,6 +2,8 @@ import Foundation
 import HalfsizeCore
 import JobStore
 import Messaging
+import Storage
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -37,9 +39,12 @@ public struct QueueOverview: Codable, Sendable {
     public var oldestUnfinishedJob: PipelineCounts.OldestJob?
     /// When the management API could not be read and the view fell back to AMQP, why.
     public var managementError: String?
+    /// What the object store holds (measured at most every 30 s), or nil when it cannot be read.
+    public var storage: StorageUsage?
 
     enum CodingKeys: String, CodingKey {
         case source, missing, queues, jobs, images, oldestUnfinishedJob = "oldest_unfinished_job", managementError = "management_error"
+        case storage
     }
 }
 
@@ -50,11 +55,13 @@ public struct QueueMonitor: Sendable {
     let management: ManagementAPI?
     let broker: BrokerConnection
     let store: JobStore
+    let storage: CachedStorageUsage
 
-    public init(managementURL: URL?, broker: BrokerConnection, store: JobStore) {
+    public init(managementURL: URL?, broker: BrokerConnection, store: JobStore, objects: any ObjectStore) {
         self.management = managementURL.map(ManagementAPI.init(url:))
         self.broker = broker
         self.store = store
+        self.storage = CachedStorageUsage(objects: objects)
     }
 
     public var source: String { management == nil ? "amqp" : "management" }
@@ -92,7 +99,27 @@ public struct QueueMonitor: Sendable {
         }
         rows.sort { (Self.queueNames.firstIndex(of: $0.name) ?? .max) < (Self.queueNames.firstIndex(of: $1.name) ?? .max) }
         return QueueOverview(source: source, missing: missing, queues: rows, jobs: counts.jobs, images: counts.images,
-                             oldestUnfinishedJob: counts.oldestUnfinishedJob, managementError: managementError)
+                             oldestUnfinishedJob: counts.oldestUnfinishedJob, managementError: managementError,
+                             storage: try? await storage.current())
+    }
+}
+
+/// The object store's usage, measured again once the last measurement is 30 s old: walking a
+/// big data directory on every refresh of the ops page would cost more than it tells.
+final class CachedStorageUsage: Sendable {
+    let objects: any ObjectStore
+    let maximumAge: Duration = .seconds(30)
+    let last = Mutex<(at: ContinuousClock.Instant, usage: StorageUsage)?>(nil)
+
+    init(objects: any ObjectStore) {
+        self.objects = objects
+    }
+
+    func current() async throws -> StorageUsage {
+        if let last = last.withLock({ $0 }), ContinuousClock.now - last.at < maximumAge { return last.usage }
+        let usage = try await objects.usage()
+        last.withLock { $0 = (ContinuousClock.now, usage) }
+        return usage
     }
 }
 

@@ -51,6 +51,7 @@ public struct CSVHandler: StageHandler {
         try await objects.put(outputKey, Array(csv.utf8))
         let status = try await store.finishJob(jobID: job.id, outputKey: outputKey)
         logger.info("job finished", metadata: ["status": "\(status?.rawValue ?? "unchanged")"])
+        if let status { JobMetrics.finished(status) }
         return []
     }
 

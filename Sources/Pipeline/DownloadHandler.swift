@@ -90,6 +90,7 @@ public struct DownloadHandler: StageHandler {
     func fail(_ item: ItemRecord, _ error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
         logger.info("download failed", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)", "url": "\(item.sourceURL)"])
         let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: .failed(error), stage: stage)
+        if settlement.applied { ImageMetrics.settled(.failed(error), format: nil, stage: stage) }
         return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPCommon
 import HalfsizeCore
 import JobStore
 import Logging
@@ -44,7 +45,12 @@ public struct ProcessRuntime: Sendable {
     /// Runs services until SIGTERM or SIGINT; they stop in reverse order, so list the broker
     /// connection before the worker that uses it. Graceful shutdown is bounded by
     /// `shutdownTimeout`: then what is left is cancelled, and the broker redelivers what was held.
+    /// With `HALFSIZE_METRICS_ADDR` set, the metrics endpoint runs first and stops last.
     public func run(_ services: [any Service]) async throws {
+        var services = services
+        if let address = settings.metricsAddress {
+            services.insert(MetricsServer.make(host: address.host, port: address.port, adminToken: settings.adminToken, logger: logger), at: 0)
+        }
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
         configuration.maximumCancellationDuration = .seconds(5)
@@ -75,7 +81,11 @@ public enum ProgramMain {
                                                               body: @Sendable (Settings, Logger) async throws -> Void) async {
         let settings = ProgramSettings.load(program: program, summary: summary, read)
         ProgramSettings.bootstrapLogging(level: settings.common.logLevel)
+        Telemetry.bootstrap()
         let logger = Logger(label: "halfsize.\(program)")
+        if settings.common.adminToken == nil {
+            logger.notice("HALFSIZE_ADMIN_TOKEN is not set: admin endpoints (queue view, /ops, /metrics) answer loopback peers only")
+        }
         do {
             try await body(settings, logger)
         } catch {

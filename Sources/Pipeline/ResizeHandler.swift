@@ -41,12 +41,14 @@ public struct ResizeHandler: StageHandler {
         }
         let options = self.options
         let halved: HalvedImage
+        let started = ContinuousClock.now
         do {
             halved = try await workers.runIfActive { try Halver.halve(original, options: options) }
         } catch let error as HalfsizeError {
             logger.info("image cannot be halved", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)"])
             return try await settle(item, .failed(error), logger: logger)
         }
+        ImageMetrics.halved(halved, bytesIn: original.count, duration: ContinuousClock.now - started)
         if let warning = halved.warning {
             logger.notice("decoder warnings", metadata: ["count": "\(halved.warningCount)", "first": "\(warning)"])
         }
@@ -57,7 +59,7 @@ public struct ResizeHandler: StageHandler {
                                   widthIn: halved.inputWidth, heightIn: halved.inputHeight,
                                   widthOut: halved.outputWidth, heightOut: halved.outputHeight,
                                   grew: halved.bytes.count > original.count)
-        return try await settle(item, .resized(record), logger: logger)
+        return try await settle(item, .resized(record), format: halved.format, logger: logger)
     }
 
     public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
@@ -65,8 +67,9 @@ public struct ResizeHandler: StageHandler {
         return try await store.failItem(itemID, error, stage: stage)
     }
 
-    func settle(_ item: ItemRecord, _ outcome: ItemOutcome, logger: Logger) async throws -> [OutgoingMessage] {
+    func settle(_ item: ItemRecord, _ outcome: ItemOutcome, format: ImageFormat? = nil, logger: Logger) async throws -> [OutgoingMessage] {
         let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: outcome, stage: stage)
+        if settlement.applied { ImageMetrics.settled(outcome, format: format, stage: stage) }
         // Once settled, nothing reads the original again; the retention sweep removes it otherwise.
         if !keepOriginals, let rawKey = item.rawKey {
             do {

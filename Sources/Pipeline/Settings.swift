@@ -16,6 +16,8 @@ public struct CommonSettings: Sendable {
     public var deliveryLimit: Int
     public var retryPolicy: RetryPolicy
     public var shutdownTimeout: Duration
+    public var metricsAddress: ListenAddress?
+    public var adminToken: String?
 
     public init(reading reader: ConfigurationReader) {
         brokerURL = reader.url("HALFSIZE_AMQP_URL", default: "amqp://guest:guest@127.0.0.1:5672/", schemes: ["amqp"],
@@ -49,6 +51,14 @@ public struct CommonSettings: Sendable {
         retryPolicy = RetryPolicy(horizon: .seconds(horizon))
         shutdownTimeout = .seconds(reader.integer("HALFSIZE_SHUTDOWN_TIMEOUT", default: 30, in: 1...3600,
                                                   "seconds a stopping process may take to finish what it holds"))
+        metricsAddress = reader.address("HALFSIZE_METRICS_ADDR", default: "",
+            "host:port of this process's Prometheus /metrics endpoint (ingest also serves /metrics on its HTTP port); empty: none")
+        let token = reader.string("HALFSIZE_ADMIN_TOKEN", default: "",
+            "bearer token the admin endpoints (queue view, /ops, /metrics) require; without it they answer loopback only")
+        adminToken = token.isEmpty ? nil : token
+        if let adminToken, adminToken.utf8.count < 16 {
+            reader.reportProblem("HALFSIZE_ADMIN_TOKEN must be at least 16 characters")
+        }
     }
 
     public func brokerEndpoint() throws(HalfsizeError) -> BrokerEndpoint {

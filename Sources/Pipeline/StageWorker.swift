@@ -34,6 +34,7 @@ public struct StageWorker: Service {
     let logger: Logger
     /// The pause before a delivery whose retry could not be published is requeued.
     let requeuePause: Duration
+    let metrics: StageMetrics
 
     public init(broker: BrokerConnection, handler: any StageHandler, policy: RetryPolicy = RetryPolicy(),
                 requeuePause: Duration = .seconds(1), logger: Logger) {
@@ -42,6 +43,7 @@ public struct StageWorker: Service {
         self.policy = policy
         self.requeuePause = requeuePause
         self.logger = logger
+        self.metrics = StageMetrics(queue: handler.queue, stage: handler.stage)
     }
 
     public func run() async throws {
@@ -57,6 +59,9 @@ public struct StageWorker: Service {
     }
 
     func process(_ delivery: Delivery) async {
+        metrics.consumed.increment()
+        metrics.inFlight.increment()
+        defer { metrics.inFlight.decrement() }
         let message: StageMessage
         do {
             message = try StageMessage.decode(delivery.body)
@@ -65,13 +70,17 @@ public struct StageWorker: Service {
                 "error.code": "\(error.code.rawValue)", "error": "\(error.message)",
             ])
             broker.reject(delivery, requeue: false)
+            metrics.deadLettered.increment()
             return
         }
         var logger = self.logger
         logger[metadataKey: "job.reference"] = "\(message.job)"
         if let item = message.itemID { logger[metadataKey: "item.id"] = "\(item)" }
         do {
-            try await finish(delivery, sending: try await handler.handle(message, logger: logger))
+            let started = ContinuousClock.now
+            let next = try await handler.handle(message, logger: logger)
+            metrics.handling.record(duration: ContinuousClock.now - started)
+            try await finish(delivery, sending: next)
         } catch {
             await retry(delivery, message, after: error, logger: logger)
         }
@@ -81,6 +90,7 @@ public struct StageWorker: Service {
     func finish(_ delivery: Delivery, sending messages: [OutgoingMessage]) async throws {
         try await broker.publish(messages)
         broker.ack(delivery)
+        metrics.acked.increment()
     }
 
     func retry(_ delivery: Delivery, _ message: StageMessage, after error: any Error, logger: Logger) async {
@@ -93,10 +103,12 @@ public struct StageWorker: Service {
             ])
             do {
                 try await finish(delivery, sending: [.delayed(handler.queue, next, by: delay)])
+                metrics.delayed.increment()
             } catch {
                 logger.warning("cannot publish the retry; requeueing", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: requeuePause)
                 broker.reject(delivery, requeue: true)
+                metrics.requeued.increment()
             }
         case .giveUp(let failure):
             logger.error("giving up after the retry horizon", metadata: ["error.code": "\(failure.code.rawValue)", "error": "\(failure.message)"])
@@ -104,6 +116,7 @@ public struct StageWorker: Service {
                 try await finish(delivery, sending: try await handler.giveUp(message, error: failure, logger: logger))
             } catch {
                 broker.reject(delivery, requeue: false)  // dead-lettered; csv-writer records it
+                metrics.deadLettered.increment()
             }
         }
     }
@@ -120,6 +133,7 @@ extension JobStore {
     func failItem(_ itemID: Int64, _ error: HalfsizeError, stage: Stage) async throws -> [OutgoingMessage] {
         guard let item = try await item(itemID) else { return [] }
         let settlement = try await settleItem(itemID: item.id, jobID: item.jobID, outcome: .failed(error), stage: stage)
+        if settlement.applied { ImageMetrics.settled(.failed(error), format: nil, stage: stage) }
         return csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
     }
 }

@@ -12,6 +12,25 @@ public protocol ObjectStore: Sendable {
     func get(_ key: String) async throws -> [UInt8]?
     /// Removes the objects under these keys; keys with nothing under them are fine.
     func delete(_ keys: [String]) async throws
+    /// What is stored, per top-level kind (`uploads`, `raw`, `images`, `output`), for operators.
+    func usage() async throws -> StorageUsage
+}
+
+/// How much a store holds, and (where the store can know) how much room is left.
+public struct StorageUsage: Codable, Sendable, Equatable {
+    public var bytes: [String: Int64]
+    public var objects: [String: Int]
+    public var freeBytes: Int64?
+
+    public init(bytes: [String: Int64] = [:], objects: [String: Int] = [:], freeBytes: Int64? = nil) {
+        self.bytes = bytes
+        self.objects = objects
+        self.freeBytes = freeBytes
+    }
+
+    public var totalBytes: Int64 { bytes.values.reduce(0, +) }
+
+    enum CodingKeys: String, CodingKey { case bytes, objects, freeBytes = "free_bytes" }
 }
 
 public enum ObjectKey {
@@ -75,6 +94,30 @@ public struct LocalDirectoryStore: ObjectStore {
         return try await NIOThreadPool.singleton.runIfActive {
             guard FileManager.default.fileExists(atPath: url.path) else { return nil }
             return try [UInt8](Data(contentsOf: url))
+        }
+    }
+
+    /// Walks the directory (its cost grows with the files kept; the queue view caches it) and
+    /// asks the file system for the room left on its volume.
+    public func usage() async throws -> StorageUsage {
+        let root = self.root
+        return try await NIOThreadPool.singleton.runIfActive {
+            var usage = StorageUsage()
+            let keys: [URLResourceKey] = [.fileSizeKey, .isRegularFileKey]
+            for kind in ["uploads", "raw", "images", "output"] {
+                guard let files = FileManager.default.enumerator(at: root.appendingPathComponent(kind), includingPropertiesForKeys: keys) else { continue }
+                var bytes: Int64 = 0, count = 0
+                for case let file as URL in files {
+                    guard let values = try? file.resourceValues(forKeys: Set(keys)), values.isRegularFile == true else { continue }
+                    bytes += Int64(values.fileSize ?? 0)
+                    count += 1
+                }
+                usage.bytes[kind] = bytes
+                usage.objects[kind] = count
+            }
+            var volume = statvfs()
+            if statvfs(root.path, &volume) == 0 { usage.freeBytes = Int64(volume.f_bavail) * Int64(volume.f_frsize) }
+            return usage
         }
     }
 

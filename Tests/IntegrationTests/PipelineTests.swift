@@ -46,8 +46,12 @@ struct PipelineTests {
         #expect(statuses.values.allSatisfy { $0 == 0 }, "every process stops cleanly on SIGTERM: \(statuses)")
     }
 
-    @Test func csvOfFiftyImagesComesBackHalvedInOrder() async throws {
-        try await withSystem { images, system in try await runEndToEnd(images: images, system: system) }
+    @Test func csvOfFiftyImagesComesBackHalvedInOrderAndEveryServiceCountsIt() async throws {
+        try await withSystem { images, system in
+            let since = try await databaseNow()
+            try await runEndToEnd(images: images, system: system)
+            try await checkMetricsAddUp(system, since: since)
+        }
     }
 
     func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {

@@ -5,16 +5,18 @@ import Logging
 import Messaging
 import NIOCore
 import Operations
+import Storage
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 import Testing
 @testable import HTTPAPI
+@testable import HTTPCommon
 
 @Suite("Admin access")
 struct AdminAccessTests {
     @Test func tokensCompareWholeAndOnlyLoopbackIsTrustedWithoutOne() throws {
-        let check = AdminAccessMiddleware<IngestRequestContext>.self
+        let check = AdminAccessMiddleware<PeerRequestContext>.self
         #expect(check.constantTimeEqual(Array("secret-token-1234".utf8), Array("secret-token-1234".utf8)))
         for other in ["secret-token-123", "secret-token-12345", "Secret-token-1234", ""] {
             #expect(!check.constantTimeEqual(Array(other.utf8), Array("secret-token-1234".utf8)), "\(other)")
@@ -43,8 +45,13 @@ struct QueueViewTests {
                                       logger: Logger(label: "test.broker"))
         let running = Task { try await broker.run() }
         defer { running.cancel() }
+        let objects = try LocalDirectoryStore(root: FileManager.default.temporaryDirectory.appendingPathComponent("halfsize-qv-\(UUID())"))
+        defer { try? FileManager.default.removeItem(at: objects.root) }
+        try await objects.put("images/R/r1-1.jpg", Array(repeating: 7, count: 1234))
         for management in [nil, URL(string: "http://guest:guest@127.0.0.1:1/")] {
-            let overview = try await QueueMonitor(managementURL: management, broker: broker, store: JobStore(pool: pool)).overview()
+            let overview = try await QueueMonitor(managementURL: management, broker: broker, store: JobStore(pool: pool), objects: objects).overview()
+            #expect(overview.storage?.bytes["images"] == 1234 && overview.storage?.objects["images"] == 1, "\(String(describing: overview.storage))")
+            #expect((overview.storage?.freeBytes ?? 0) > 0)
             #expect(overview.source == "amqp")
             #expect(overview.missing == ["unacked", "publish_rate", "deliver_rate", "ack_rate"])
             #expect((overview.managementError != nil) == (management != nil), "\(String(describing: overview.managementError))")

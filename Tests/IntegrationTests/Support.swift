@@ -8,6 +8,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TestCorpus
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -125,13 +126,19 @@ final class InFlightCounter: Sendable {
 
 /// The four real executables, started against the test broker and database.
 final class RunningSystem: @unchecked Sendable {
+    static let services = ["ingest", "downloader", "resizer", "csv-writer"]
     let processes: [(name: String, process: Process)]
     let publicURL: String
     let logDirectory: URL
     let dataDirectory: URL
+    /// What every program was started with (a test starting more copies uses it too).
+    let variables: [String: String]
+    /// Each program's /metrics (ingest's on its HTTP port, the workers' on HALFSIZE_METRICS_ADDR).
+    let metricsURLs: [String: String]
 
     /// `@unchecked`: the processes are only started here and stopped in `stop()`, by one test.
-    static func start(_ environment: IntegrationEnvironment, extra: [String: String] = [:]) async throws -> RunningSystem {
+    static func start(_ environment: IntegrationEnvironment, extra: [String: String] = [:],
+                      services: [String] = RunningSystem.services) async throws -> RunningSystem {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("halfsize-it-\(UUID().uuidString)")
         let logs = root.appendingPathComponent("logs"), data = root.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -148,10 +155,16 @@ final class RunningSystem: @unchecked Sendable {
         variables["HALFSIZE_RABBITMQ_MANAGEMENT_URL"] = environment.managementURL
         variables.merge(extra) { $1 }
         var processes: [(String, Process)] = []
-        for name in ["ingest", "downloader", "resizer", "csv-writer"] {
+        var metricsURLs = ["ingest": "\(publicURL)/metrics"]
+        for name in services {
             let process = Process()
             process.executableURL = environment.binaries.appendingPathComponent(name)
             process.environment = variables
+            if name != "ingest" {
+                let metricsPort = try freePort()
+                process.environment?["HALFSIZE_METRICS_ADDR"] = "127.0.0.1:\(metricsPort)"
+                metricsURLs[name] = "http://127.0.0.1:\(metricsPort)/metrics"
+            }
             let log = logs.appendingPathComponent("\(name).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
@@ -160,16 +173,27 @@ final class RunningSystem: @unchecked Sendable {
             try process.run()
             processes.append((name, process))
         }
-        let system = RunningSystem(processes: processes, publicURL: publicURL, logDirectory: logs, dataDirectory: data)
+        let system = RunningSystem(processes: processes, publicURL: publicURL, logDirectory: logs, dataDirectory: data,
+                                   variables: variables, metricsURLs: metricsURLs)
         try await system.waitUntilHealthy()
         return system
     }
 
-    init(processes: [(name: String, process: Process)], publicURL: String, logDirectory: URL, dataDirectory: URL) {
+    init(processes: [(name: String, process: Process)], publicURL: String, logDirectory: URL, dataDirectory: URL,
+         variables: [String: String], metricsURLs: [String: String]) {
         self.processes = processes
         self.publicURL = publicURL
         self.logDirectory = logDirectory
         self.dataDirectory = dataDirectory
+        self.variables = variables
+        self.metricsURLs = metricsURLs
+    }
+
+    /// A program's metrics, as Prometheus text.
+    func metrics(_ name: String) async throws -> PrometheusSamples {
+        let (code, body) = try await HTTP.get(try #require(metricsURLs[name]))
+        #expect(code == 200, "\(name) /metrics answered \(code)")
+        return PrometheusSamples(String(decoding: body, as: UTF8.self))
     }
 
     func waitUntilHealthy() async throws {
@@ -286,4 +310,39 @@ final class SupplierServer: Sendable {
 
     /// SIGTERM; Foundation reaps the process (its waitUntilExit spins when called from a test task).
     func stop() { process.terminate() }
+}
+
+/// Prometheus text parsed into samples, summed over series by name and label values.
+struct PrometheusSamples {
+    struct Sample {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    var samples: [Sample] = []
+
+    init(_ text: String) {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            var name = String(series)
+            if let brace = series.firstIndex(of: "{") {
+                name = String(series[..<brace])
+                let inner = series[series.index(after: brace)..<(series.lastIndex(of: "}") ?? series.endIndex)]
+                for pair in inner.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    if parts.count == 2 { labels[String(parts[0])] = String(parts[1].dropFirst().dropLast()) }
+                }
+            }
+            samples.append(Sample(name: name, labels: labels, value: value))
+        }
+    }
+
+    /// The sum of every series of `name` whose labels include `matching`.
+    func total(_ name: String, _ matching: [String: String] = [:]) -> Int {
+        let series = samples.filter { sample in sample.name == name && matching.allSatisfy { sample.labels[$0.key] == $0.value } }
+        return Int(series.reduce(0) { $0 + $1.value })
+    }
 }

@@ -102,6 +102,8 @@ start_rabbitmq() {
     if [ -n "$management" ]; then
         echo '[rabbitmq_management].' >"$dir/enabled_plugins"
         printf "management.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n" "$management" >>"$dir/rabbitmq.conf"
+        # Queue depths, consumers and rates refreshed every second (default 5 s) for the queue view.
+        printf "collect_statistics_interval = 1000\n" >>"$dir/rabbitmq.conf"
     else
         echo '[].' >"$dir/enabled_plugins"
     fi

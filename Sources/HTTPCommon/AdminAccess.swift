@@ -2,9 +2,9 @@ import HalfsizeCore
 import Hummingbird
 import NIOCore
 
-/// ingest's request context: Hummingbird's basic one plus the peer's address, which admin routes
-/// need to tell loopback from the rest.
-public struct IngestRequestContext: RequestContext, RemoteAddressRequestContext {
+/// Hummingbird's basic request context plus the peer's address, which admin routes need to tell
+/// loopback from the rest.
+public struct PeerRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
 
@@ -14,13 +14,17 @@ public struct IngestRequestContext: RequestContext, RemoteAddressRequestContext 
     }
 }
 
-/// Guards the admin routes (the queue view, and what else changes or reveals state without an
-/// upload). With `HALFSIZE_ADMIN_TOKEN` set they need `Authorization: Bearer <token>`; without it
-/// they answer loopback peers only.
-struct AdminAccessMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
+/// Guards the admin routes (the queue view, the ops page, metrics, and what else changes or
+/// reveals state without an upload). With `HALFSIZE_ADMIN_TOKEN` set they need
+/// `Authorization: Bearer <token>`; without it they answer loopback peers only.
+public struct AdminAccessMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let token: [UInt8]?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(token: String?) {
+        self.token = token.map { Array($0.utf8) }
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let token {
             let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
             guard let presented, Self.constantTimeEqual(presented, token) else {
