@@ -85,7 +85,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.copy("Templates")]),
 
         // Thin executables: read configuration, build the services, run them.
         .executableTarget(name: "ingest", dependencies: ["HTTPAPI", "Pipeline"]),

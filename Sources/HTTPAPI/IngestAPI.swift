@@ -5,6 +5,7 @@ import Hummingbird
 import JobStore
 import Logging
 import Messaging
+import Mustache
 import Operations
 import Pipeline
 import ProductCSV
@@ -20,9 +21,11 @@ public struct IngestAPI: Sendable {
     let urls: PublicURLs
     let maximumUploadBytes: Int
     let adminToken: String?
+    let pages: MustacheLibrary
+    let throughput: ThroughputHistory
 
     public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, queues: QueueMonitor,
-                urls: PublicURLs, maximumUploadBytes: Int, adminToken: String?) {
+                urls: PublicURLs, maximumUploadBytes: Int, adminToken: String?, pages: MustacheLibrary, throughput: ThroughputHistory) {
         self.adminToken = adminToken
         self.intake = intake
         self.store = store
@@ -31,6 +34,16 @@ public struct IngestAPI: Sendable {
         self.queues = queues
         self.urls = urls
         self.maximumUploadBytes = maximumUploadBytes
+        self.pages = pages
+        self.throughput = throughput
+    }
+
+    /// The page templates shipped with ingest (`Templates/*.mustache`).
+    public static func loadPages() async throws -> MustacheLibrary {
+        guard let directory = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
+            throw HalfsizeError(.invalidConfiguration, "the page templates are missing from ingest's resources")
+        }
+        return try await MustacheLibrary(directory: directory.path)
     }
 
     public func router() -> Router<PeerRequestContext> {
@@ -44,6 +57,8 @@ public struct IngestAPI: Sendable {
         let admin = AdminAccessMiddleware<PeerRequestContext>(token: adminToken)
         router.group("/api/v1/queues").add(middleware: admin).get { _, _ in await queueOverview() }
         router.group("/metrics").add(middleware: admin).get { _, _ in Telemetry.exposition() }
+        router.group("/ops").add(middleware: AdminAccessMiddleware<PeerRequestContext>(token: adminToken, asksBrowsers: true))
+            .get { _, _ in await opsPage() }
         router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
         router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
         router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }
@@ -159,6 +174,16 @@ public struct IngestAPI: Sendable {
         }
     }
 
+    func opsPage() async -> Response {
+        do {
+            let page = OpsPage(overview: try await queues.overview(), history: throughput.all, refreshSeconds: 5)
+            return HTMLPage.response(.ok, pages.render(page, withTemplate: "ops"))
+        } catch {
+            return HTMLPage.response(.serviceUnavailable,
+                "<!doctype html><title>halfsize · operations</title><h1>The queue view is unavailable</h1><p>\(HTMLPage.escape("\(error)"))</p>")
+        }
+    }
+
     func health() async -> Response {
         let brokerUp = broker.isConnected
         var databaseProblem: String?
@@ -200,5 +225,17 @@ extension APIError {
     static func filesExpired(_ reference: JobReference, at time: String) -> Response {
         response(.gone, HalfsizeError(.filesExpired,
             "the files of job \(reference) were removed at \(time), after the retention period; its status is still kept"))
+    }
+}
+
+enum HTMLPage {
+    static func response(_ status: HTTPResponse.Status, _ html: String?) -> Response {
+        Response(status: html == nil ? .internalServerError : status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: html ?? "<!doctype html><title>halfsize</title><p>the page template is missing</p>")))
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -34,9 +34,13 @@ public enum IngestServer {
         let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, logger: logger)
         let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store, objects: runtime.objects)
         logger.info("queue view", metadata: ["source": "\(queues.source)"])
+        let throughput = ThroughputHistory()
+        let sampler = PeriodicService(name: "throughput sampler", every: .seconds(5), logger: logger) {
+            throughput.record(try await queues.overview())
+        }
         let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker, queues: queues,
                             urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes,
-                            adminToken: settings.common.adminToken)
+                            adminToken: settings.common.adminToken, pages: try await IngestAPI.loadPages(), throughput: throughput)
         let application = Application(
             router: api.router(),
             configuration: .init(address: .hostname(settings.address.host, port: settings.address.port), serverName: "halfsize"),
@@ -49,6 +53,6 @@ public enum IngestServer {
             try await recovery.relay(olderThan: settings.relayAfter)
         }
         // The server stops first, then the relay, then the broker connection they publish through.
-        try await runtime.run([broker, relay, application])
+        try await runtime.run([broker, relay, sampler, application])
     }
 }

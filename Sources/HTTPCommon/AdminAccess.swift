@@ -1,3 +1,4 @@
+import Foundation
 import HalfsizeCore
 import Hummingbird
 import NIOCore
@@ -19,17 +20,21 @@ public struct PeerRequestContext: RequestContext, RemoteAddressRequestContext {
 /// `Authorization: Bearer <token>`; without it they answer loopback peers only.
 public struct AdminAccessMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let token: [UInt8]?
+    /// For pages: a 401 also offers Basic, so a browser asks for the token (as the password).
+    /// Not for the API, where the offer would only make HTTP clients start a login dialogue.
+    let asksBrowsers: Bool
 
-    public init(token: String?) {
+    public init(token: String?, asksBrowsers: Bool = false) {
         self.token = token.map { Array($0.utf8) }
+        self.asksBrowsers = asksBrowsers
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let token {
-            let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Array($0.utf8.dropFirst(7)) : nil }
-            guard let presented, Self.constantTimeEqual(presented, token) else {
-                var response = APIError.response(.unauthorized, HalfsizeError(.unauthorized, "this endpoint needs Authorization: Bearer <HALFSIZE_ADMIN_TOKEN>"))
-                response.headers[.wwwAuthenticate] = "Bearer"
+            guard let presented = request.headers[.authorization].flatMap(Self.presentedToken), Self.constantTimeEqual(presented, token) else {
+                var response = APIError.response(.unauthorized, HalfsizeError(.unauthorized,
+                    "this endpoint needs Authorization: Bearer <HALFSIZE_ADMIN_TOKEN> (in a browser: any user name, the token as password)"))
+                response.headers[.wwwAuthenticate] = asksBrowsers ? "Bearer, Basic realm=\"halfsize admin\", charset=\"UTF-8\"" : "Bearer"
                 return response
             }
         } else if !Self.isLoopback(context.remoteAddress) {
@@ -37,6 +42,14 @@ public struct AdminAccessMiddleware<Context: RemoteAddressRequestContext>: Route
                 "admin endpoints answer only on loopback while HALFSIZE_ADMIN_TOKEN is not set"))
         }
         return try await next(request, context)
+    }
+
+    /// The token of `Bearer <token>`, or the password of `Basic base64(user:password)`.
+    static func presentedToken(_ authorization: String) -> [UInt8]? {
+        if authorization.hasPrefix("Bearer ") { return Array(authorization.utf8.dropFirst(7)) }
+        guard authorization.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(authorization.dropFirst(6))),
+              let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        return Array(decoded[decoded.index(after: colon)...])
     }
 
     /// Compares every byte whatever the first difference, so the time taken does not tell how much

@@ -7,8 +7,8 @@ public enum QueueTable {
     public static func render(_ overview: QueueOverview) -> String {
         let header = ["QUEUE", "READY", "UNACKED", "CONSUMERS", "IN/s", "OUT/s", "ACK/s", "OLDEST"]
         let rows = overview.queues.map { queue in
-            [queue.name, count(queue.ready), count(queue.unacked), count(queue.consumers),
-             rate(queue.publishRate), rate(queue.deliverRate), rate(queue.ackRate), queue.oldestAgeSeconds.map(age) ?? "-"]
+            [queue.name, countText(queue.ready), countText(queue.unacked), countText(queue.consumers),
+             rateText(queue.publishRate), rateText(queue.deliverRate), rateText(queue.ackRate), queue.oldestAgeSeconds.map(age) ?? "-"]
         }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
@@ -32,8 +32,8 @@ public enum QueueTable {
         return lines.joined(separator: "\n")
     }
 
-    static func count(_ value: Int?) -> String { value.map(String.init) ?? "-" }
-    static func rate(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "-" }
+    public static func countText(_ value: Int?) -> String { value.map(String.init) ?? "-" }
+    public static func rateText(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "-" }
 
     static func summary(_ counts: [String: Int]) -> String {
         counts.isEmpty ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -99,6 +99,36 @@ extension PipelineTests {
             #expect(names == StageQueue.allCases.map(\.rawValue) + Topology.delayTiers.map(Topology.delayQueue(seconds:)))
             for queue in StageQueue.allCases { #expect((consumers[queue.rawValue] ?? 0) >= 1, "\(queue.rawValue): \(consumers)") }
             #expect((overview["jobs"] as? [String: Int])?["completed", default: 0] ?? 0 >= 1)
+
+            // The ops page and /metrics sit behind the same token; a browser sends it as a Basic password.
+            func get(_ path: String, _ authorization: String?) async throws -> (Int, String) {
+                var request = URLRequest(url: URL(string: "\(system.publicURL)\(path)")!)
+                request.setValue(authorization, forHTTPHeaderField: "Authorization")
+                let (code, body) = try await HTTP.send(request)
+                return (code, String(decoding: body, as: UTF8.self))
+            }
+            let basic = "Basic " + Data("ops:\(token)".utf8).base64EncodedString()
+            #expect(try await get("/metrics", nil).0 == 401)
+            #expect(try await get("/metrics", "Basic " + Data("ops:\(token)x".utf8).base64EncodedString()).0 == 401)
+            // The page's 401 asks for Basic, which URLSession would answer with a login dialogue of
+            // its own: curl only reports it.
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-o", "/dev/null", "-D", "-", "-u", "ops:wrong-\(token)", "\(system.publicURL)/ops"]
+            let headers = Pipe()
+            curl.standardOutput = headers
+            try curl.run()
+            let answer = String(decoding: headers.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            curl.waitUntilExit()
+            #expect(answer.hasPrefix("HTTP/1.1 401") && answer.contains("Basic realm="), "\(answer)")
+            let (opsCode, ops) = try await get("/ops", basic)
+            #expect(opsCode == 200)
+            for queue in StageQueue.allCases { #expect(ops.contains("<td>\(queue.rawValue)</td>"), "\(queue.rawValue)") }
+            #expect(ops.contains("http-equiv=\"refresh\""))
+            #expect(!ops.contains("{{"), "every template tag is rendered")
+            let (metricsCode, metrics) = try await get("/metrics", "Bearer \(token)")
+            #expect(metricsCode == 200)
+            #expect(PrometheusSamples(metrics).total("halfsize_http_requests_total", ["route": "/api/v1/queues", "status": "200"]) >= 1)
         }
     }
 }
