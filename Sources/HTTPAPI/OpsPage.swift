@@ -1,4 +1,6 @@
 import Foundation
+import HalfsizeCore
+import Metrics
 import Operations
 import Synchronization
 
@@ -18,7 +20,10 @@ public final class ThroughputHistory: Sendable {
         self.capacity = capacity
     }
 
+    /// Keeps the sample, and exports the view as gauges so Prometheus can chart and alert on
+    /// backlogs (the workers' own metrics cannot see a queue nobody consumes).
     public func record(_ overview: QueueOverview, at time: Date = Date()) {
+        QueueGauges.export(overview)
         var rates: [String: Double] = [:]
         for queue in overview.queues where OpsPage.stageQueues.contains(queue.name) {
             if let rate = queue.ackRate { rates[queue.name] = rate }
@@ -139,5 +144,31 @@ struct OpsPage {
                           latest: QueueTable.rateText(known.last?.rates[name]))
         }
         return chart
+    }
+}
+
+/// The queue view as Prometheus gauges, set by ingest's sampler every few seconds.
+enum QueueGauges {
+    static func export(_ overview: QueueOverview) {
+        for queue in overview.queues {
+            let name = [("queue", queue.name)]
+            if let ready = queue.ready { Gauge(label: "halfsize_queue_messages_ready", dimensions: name).record(ready) }
+            if let unacked = queue.unacked { Gauge(label: "halfsize_queue_messages_unacked", dimensions: name).record(unacked) }
+            if let consumers = queue.consumers { Gauge(label: "halfsize_queue_consumers", dimensions: name).record(consumers) }
+            if StageQueue(rawValue: queue.name) != nil {
+                Gauge(label: "halfsize_queue_oldest_age_seconds", dimensions: name).record(queue.oldestAgeSeconds ?? 0)
+            }
+        }
+        for status in JobStatus.allCases where !status.isFinal {
+            Gauge(label: "halfsize_jobs", dimensions: [("status", status.rawValue)]).record(overview.jobs[status.rawValue] ?? 0)
+        }
+        for status in ["pending", "downloaded"] {
+            Gauge(label: "halfsize_images_unsettled", dimensions: [("status", status)]).record(overview.images[status] ?? 0)
+        }
+        Gauge(label: "halfsize_oldest_unfinished_job_age_seconds").record(overview.oldestUnfinishedJob?.ageSeconds ?? 0)
+        if let storage = overview.storage {
+            for (kind, bytes) in storage.bytes { Gauge(label: "halfsize_storage_bytes", dimensions: [("kind", kind)]).record(bytes) }
+            if let free = storage.freeBytes { Gauge(label: "halfsize_storage_free_bytes").record(free) }
+        }
     }
 }
