@@ -49,10 +49,7 @@ public struct IngestAPI: Sendable {
     public func router() -> Router<PeerRequestContext> {
         let router = Router(context: PeerRequestContext.self)
         router.add(middleware: MetricsMiddleware())
-        router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
-        }
+        router.get("/") { _, _ in HTMLPage.response(.ok, pages.render((), withTemplate: "upload")) }
         router.get("/healthz") { _, _ in await health() }
         let admin = AdminAccessMiddleware<PeerRequestContext>(token: adminToken)
         router.group("/api/v1/queues").add(middleware: admin).get { _, _ in await queueOverview() }
@@ -169,8 +166,11 @@ public struct IngestAPI: Sendable {
     func queueOverview() async -> Response {
         do {
             return JSONBody.response(.ok, try await queues.overview())
+        } catch let error as HalfsizeError {
+            return APIError.response(.serviceUnavailable, HalfsizeError(error.code, "the queues cannot be read: \(error.message)"))
         } catch {
-            return APIError.response(.serviceUnavailable, HalfsizeError(.brokerUnavailable, "the queues cannot be read: \(error)"))
+            // Not a HalfsizeError: the pipeline's counts from PostgreSQL failed.
+            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the pipeline's counts cannot be read: \(error)"))
         }
     }
 
