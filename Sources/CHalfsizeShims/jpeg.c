@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jpeglib.h>
 #include <jerror.h>
 
@@ -274,9 +275,15 @@ static int abandon_encoder(j_compress_ptr cinfo, memory_destination *destination
     return result;
 }
 
+static uint64_t monotonic_nanoseconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimize_huffman, const unsigned char *icc,
                               unsigned int icc_length,
-                              unsigned char **output, unsigned long *output_length) {
+                              unsigned char **output, unsigned long *output_length, uint64_t *encode_nanoseconds) {
     // After a longjmp, an automatic object changed since setjmp has no reliable value (the
     // optimiser may use what it held before). So rows_buffer is volatile, and the destination,
     // which libjpeg and the callbacks fill after setjmp, lives on the heap behind a pointer set
@@ -295,8 +302,11 @@ int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimiz
     size_t stride = (size_t)info->width * (size_t)info->components;
     rows_buffer = malloc(stride * READ_ROWS);
     if (rows_buffer == NULL) fail(&guard, HS_NO_MEMORY, "out of memory for the rows");
+    // The time spent encoding, for the metrics; read only on success, so it need not be volatile.
+    uint64_t encoding = 0, started = monotonic_nanoseconds();
     start_encoder(&cinfo, destination, info->width, info->height, info->components, quality, optimize_huffman, icc,
                   icc_length);
+    encoding += monotonic_nanoseconds() - started;
     // Rows go from the decoder to the encoder a few at a time: no whole-image buffer.
     while (decoder->cinfo.output_scanline < decoder->cinfo.output_height) {
         JSAMPROW rows[READ_ROWS];
@@ -304,12 +314,17 @@ int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimiz
         if (count > READ_ROWS) count = READ_ROWS;
         for (unsigned int i = 0; i < count; i++) rows[i] = rows_buffer + stride * i;
         read_rows(decoder, rows, count);
+        started = monotonic_nanoseconds();
         jpeg_write_scanlines(&cinfo, rows, count);
+        encoding += monotonic_nanoseconds() - started;
     }
     jpeg_finish_decompress(&decoder->cinfo);
     free(rows_buffer);
     rows_buffer = NULL;
-    return finish_encoder(&cinfo, destination, output, output_length);
+    started = monotonic_nanoseconds();
+    int result = finish_encoder(&cinfo, destination, output, output_length);
+    *encode_nanoseconds = encoding + (monotonic_nanoseconds() - started);
+    return result;
 }
 
 int hs_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality, int optimize_huffman,

@@ -34,6 +34,10 @@ public struct HalvedImage: Sendable {
     /// Decoder warnings worth logging (the first one's text and how many there were).
     public var warning: String?
     public var warningCount: Int
+    /// How long the halving took, and the part of it spent encoding the output (the rest
+    /// decoded and averaged), for metrics.
+    public var duration: Duration = .zero
+    public var encodeDuration: Duration = .zero
 }
 
 /// Halves an image's width and height. One rounding rule for every format: an odd side of n
@@ -41,13 +45,17 @@ public struct HalvedImage: Sendable {
 /// stays 1. Upright (EXIF orientation applied) dimensions are reported.
 public enum Halver {
     public static func halve(_ input: [UInt8], options: HalvingOptions = HalvingOptions()) throws(HalfsizeError) -> HalvedImage {
+        let started = ContinuousClock.now
+        var halved: HalvedImage
         let format = ImageFormat.detect(input)
         switch format {
-        case .jpeg: return try JPEGHalver.halve(input, options: options)
-        case .png: return try PNGHalver.halve(input, options: options)
+        case .jpeg: halved = try JPEGHalver.halve(input, options: options)
+        case .png: halved = try PNGHalver.halve(input, options: options)
         default:
             throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not JPEG or PNG")
         }
+        halved.duration = ContinuousClock.now - started
+        return halved
     }
 
     /// The halved length of a side: (n + 1) / 2.

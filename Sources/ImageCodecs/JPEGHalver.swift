@@ -50,16 +50,17 @@ final class JPEGDecoder: CodecDecoder {
     }
 
     /// Decodes and re-encodes row by row: for upright images no whole-image buffer exists.
-    func transcode(quality: Int, optimizeHuffman: Bool, icc: [UInt8]) throws(HalfsizeError) -> [UInt8] {
+    func transcode(quality: Int, optimizeHuffman: Bool, icc: [UInt8]) throws(HalfsizeError) -> (bytes: [UInt8], encoding: Duration) {
         var output: UnsafeMutablePointer<UInt8>?
         var length: UInt = 0
+        var encoding: UInt64 = 0
         let status = icc.withUnsafeBufferPointer { profile in
             hs_jpeg_decoder_transcode(handle, Int32(quality), optimizeHuffman ? 1 : 0, profile.baseAddress, UInt32(profile.count),
-                                      &output, &length)
+                                      &output, &length, &encoding)
         }
         defer { hs_free(output) }
         try check(status)
-        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+        return (Array(UnsafeBufferPointer(start: output, count: Int(length))), .nanoseconds(Int64(encoding)))
     }
 
     func check(_ status: Int32) throws(HalfsizeError) {
@@ -80,12 +81,14 @@ enum JPEGHalver {
             let wanted = decoder.channels == 1 ? "GRAY" : "RGB "
             if !icc.isEmpty, ICCProfile.colorSpace(icc) != wanted { icc = [] }  // a CMYK profile no longer describes the pixels
 
-            let bytes: [UInt8]
+            let bytes: [UInt8], encoding: Duration
             if orientation == .up {
-                bytes = try decoder.transcode(quality: options.quality, optimizeHuffman: options.optimizeHuffman, icc: icc)
+                (bytes, encoding) = try decoder.transcode(quality: options.quality, optimizeHuffman: options.optimizeHuffman, icc: icc)
             } else {
-                bytes = try encode(try decoder.readPixels().oriented(orientation), quality: options.quality,
-                                   optimizeHuffman: options.optimizeHuffman, icc: icc)
+                let turned = try decoder.readPixels().oriented(orientation)
+                let started = ContinuousClock.now
+                bytes = try encode(turned, quality: options.quality, optimizeHuffman: options.optimizeHuffman, icc: icc)
+                encoding = ContinuousClock.now - started
             }
             let (outputWidth, outputHeight) = orientation.swapsDimensions ? (decoder.height, decoder.width) : (decoder.width, decoder.height)
             let (inputWidth, inputHeight) = orientation.swapsDimensions
@@ -93,7 +96,7 @@ enum JPEGHalver {
             let warning = decoder.warning
             return HalvedImage(bytes: bytes, format: .jpeg, inputWidth: inputWidth, inputHeight: inputHeight,
                                outputWidth: outputWidth, outputHeight: outputHeight,
-                               warning: warning.text, warningCount: warning.count)
+                               warning: warning.text, warningCount: warning.count, encodeDuration: encoding)
         }
     }
 

@@ -80,6 +80,7 @@ enum PNGHalver {
                 }
             }
             let icc = decoder.iccProfile, iccName = decoder.iccName
+            let encodingStarted = ContinuousClock.now
             let bytes: [UInt8]
             if let indexed = palette(for: halved, source: decoder, icc: icc) {
                 bytes = try encode(indexed.indices, width: halved.width, height: halved.height, channels: 1, palette: indexed,
@@ -92,7 +93,8 @@ enum PNGHalver {
             let warning = decoder.warning
             return HalvedImage(bytes: bytes, format: .png, inputWidth: decoder.width, inputHeight: decoder.height,
                                outputWidth: halved.width, outputHeight: halved.height,
-                               warning: warning.text, warningCount: warning.count)
+                               warning: warning.text, warningCount: warning.count,
+                               encodeDuration: ContinuousClock.now - encodingStarted)
         }
     }
 

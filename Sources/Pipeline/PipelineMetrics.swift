@@ -29,12 +29,15 @@ struct StageMetrics: Sendable {
 
 /// What became of images: the halving work per format, and each image's settlement.
 enum ImageMetrics {
-    static func halved(_ halved: HalvedImage, bytesIn: Int, duration: Duration) {
+    static func halved(_ halved: HalvedImage, bytesIn: Int) {
+        let duration = halved.duration
         let format = [("format", halved.format.rawValue)]
         Counter(label: "halfsize_resize_pixels_total", dimensions: format).increment(by: halved.inputWidth * halved.inputHeight)
         Counter(label: "halfsize_resize_bytes_in_total", dimensions: format).increment(by: bytesIn)
         Counter(label: "halfsize_resize_bytes_out_total", dimensions: format).increment(by: halved.bytes.count)
         Metrics.Timer(label: "halfsize_resize_seconds", dimensions: format).record(duration: duration)
+        Metrics.Timer(label: "halfsize_resize_decode_seconds", dimensions: format).record(duration: max(duration - halved.encodeDuration, .zero))
+        Metrics.Timer(label: "halfsize_resize_encode_seconds", dimensions: format).record(duration: halved.encodeDuration)
     }
 
     /// Called once per image, by the settlement that applied (not by a redelivered duplicate).

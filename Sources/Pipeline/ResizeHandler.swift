@@ -41,14 +41,13 @@ public struct ResizeHandler: StageHandler {
         }
         let options = self.options
         let halved: HalvedImage
-        let started = ContinuousClock.now
         do {
             halved = try await workers.runIfActive { try Halver.halve(original, options: options) }
         } catch let error as HalfsizeError {
             logger.info("image cannot be halved", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)"])
             return try await settle(item, .failed(error), logger: logger)
         }
-        ImageMetrics.halved(halved, bytesIn: original.count, duration: ContinuousClock.now - started)
+        ImageMetrics.halved(halved, bytesIn: original.count)
         if let warning = halved.warning {
             logger.notice("decoder warnings", metadata: ["count": "\(halved.warningCount)", "first": "\(warning)"])
         }

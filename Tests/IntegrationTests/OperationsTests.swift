@@ -43,6 +43,8 @@ extension PipelineTests {
         #expect(resizer.total("halfsize_messages_acked_total", ["queue": "halfsize.resize"]) == resizedInDatabase)
         #expect(resizer.total("halfsize_messages_consumed_total", ["queue": "halfsize.resize"]) == resizedInDatabase)
         #expect(resizer.total("halfsize_resize_seconds_count") == resizedInDatabase)
+        #expect(resizer.total("halfsize_resize_decode_seconds_count") == resizedInDatabase)
+        #expect(resizer.total("halfsize_resize_encode_seconds_count", ["format": "png"]) > 0)
         #expect(resizer.total("halfsize_resize_pixels_total") > 0)
         #expect(resizer.total("halfsize_resize_bytes_in_total") > resizer.total("halfsize_resize_bytes_out_total"))
         #expect(resizer.total("halfsize_in_flight") == 0)

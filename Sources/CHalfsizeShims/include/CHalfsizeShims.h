@@ -113,10 +113,11 @@ const hs_jpeg_info *hs_jpeg_decoder_info(const hs_jpeg_decoder *decoder);
 /// Decodes every row into `pixels` (width * height * components bytes).
 int hs_jpeg_decoder_read(hs_jpeg_decoder *decoder, unsigned char *pixels);
 /// Decodes and encodes row by row without a whole-image buffer; *output is malloc'd.
-/// optimize_huffman fits the Huffman tables to the image (smaller, slower).
+/// optimize_huffman fits the Huffman tables to the image (smaller, slower). *encode_nanoseconds
+/// is the part of the time spent encoding (the rest decoded).
 int hs_jpeg_decoder_transcode(hs_jpeg_decoder *decoder, int quality, int optimize_huffman, const unsigned char *icc,
                               unsigned int icc_length,
-                              unsigned char **output, unsigned long *output_length);
+                              unsigned char **output, unsigned long *output_length, uint64_t *encode_nanoseconds);
 void hs_jpeg_decoder_close(hs_jpeg_decoder *decoder);
 
 /// Encodes packed 8-bit grey (1) or RGB (3) rows; *output is malloc'd.
