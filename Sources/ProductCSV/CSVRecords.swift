@@ -98,4 +98,20 @@ public enum CSVRecords {
     public static func line(_ fields: [String]) -> String {
         fields.map(escape).joined(separator: ",") + "\r\n"
     }
+
+    /// Characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+    static let formulaStarts: Set<Character> = ["=", "+", "-", "@", "\t", "\r"]
+
+    /// A field as a spreadsheet will show it, never run it: a leading `'` before a formula start.
+    public static func neutralisingFormula(_ field: String) -> String {
+        guard let first = field.unicodeScalars.first, formulaStarts.contains(Character(first)) else { return field }
+        return "'" + field
+    }
+}
+
+extension CSVRecords {
+    /// A line of a CSV people will open in a spreadsheet: RFC 4180 quoting, formulas neutralised.
+    public static func spreadsheetLine(_ fields: [String]) -> String {
+        line(fields.map(neutralisingFormula))
+    }
 }

@@ -167,10 +167,10 @@ public struct ProductSheet: Sendable, Equatable {
     /// The output CSV: the input's columns and rows, in order, plus `Output Image Urls` holding one
     /// URL per input URL in the same sequence, an empty slot where an image failed.
     public func outputCSV(outputURLs: (ProductRow) -> [String?]) -> String {
-        var text = CSVRecords.line(header + [Self.outputURLsColumn])
+        var text = CSVRecords.spreadsheetLine(header + [Self.outputURLsColumn])
         for row in rows {
             let slots = outputURLs(row).map { $0 ?? "" }
-            text += CSVRecords.line(row.fields + [slots.joined(separator: ",")])
+            text += CSVRecords.spreadsheetLine(row.fields + [slots.joined(separator: ",")])
         }
         return text
     }

@@ -98,6 +98,20 @@ struct ProductSheetTests {
         #expect(output.hasSuffix("1,\"Shirt, \"\"blue\"\"\",\"https://a.test/1.jpg,\nhttps://a.test/2.jpg\",\"u1,\"\r\n"))
     }
 
+    /// A product name a spreadsheet would run as a formula is written with a leading `'`:
+    /// `=`, `+`, `-`, `@`, tab and carriage return; other cells and the URLs are as they came.
+    @Test func outputNeverCarriesAFormula() throws {
+        let names = ["=HYPERLINK(\"http://x.test\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn", "Plain = text", "'quoted"]
+        let rows = names.enumerated().map { "\($0.offset + 1),\(CSVRecords.escape($0.element)),Acme,https://a.test/\($0.offset).jpg" }
+        let sheet = try ProductSheet.validate((["S. No.,Product Name,Brand,Input Image Urls"] + rows).joined(separator: "\n") + "\n").get()
+        let output = sheet.outputCSV { row in ["https://out.test/r\(row.row)-1.jpg"] }
+        let (records, problems) = CSVRecords.parse(output)
+        #expect(problems.isEmpty)
+        let written = records.dropFirst().map { $0.fields[1] }
+        #expect(written == ["'=HYPERLINK(\"http://x.test\",\"click\")", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tTab", "'\rReturn", "Plain = text", "'quoted"])
+        #expect(records.dropFirst().allSatisfy { $0.fields[4].hasPrefix("https://out.test/") && $0.fields[3].hasPrefix("https://a.test/") })
+    }
+
     @Test func unclosedQuoteIsMalformed() {
         let found = problems("S. No.,Product Name,Input Image Urls\n1,\"open,https://a.test/1.jpg\n")
         #expect(found.contains { $0.code == .malformedCSV && $0.row == 2 })
