@@ -49,7 +49,7 @@ public struct IngestAPI: Sendable {
     public func router() -> Router<PeerRequestContext> {
         let router = Router(context: PeerRequestContext.self)
         router.add(middleware: MetricsMiddleware())
-        router.get("/") { _, _ in HTMLPage.response(.ok, pages.render((), withTemplate: "upload")) }
+        addPages(to: router)
         router.get("/healthz") { _, _ in await health() }
         let admin = AdminAccessMiddleware<PeerRequestContext>(token: adminToken)
         router.group("/api/v1/queues").add(middleware: admin).get { _, _ in await queueOverview() }
@@ -67,50 +67,67 @@ public struct IngestAPI: Sendable {
 
     // MARK: - Handlers
 
-    func upload(_ request: Request, logger: Logger) async -> Response {
+    /// What an upload came to, for the API and the form alike.
+    enum UploadOutcome {
+        case accepted(JobReference, images: Int)
+        case invalid(ValidationFailure)
+        case refused(HTTPResponse.Status, HalfsizeError)
+    }
+
+    /// Reads the CSV from a multipart form (field `file`) or a `text/csv` body and submits it.
+    func receiveUpload(_ request: Request, logger: Logger) async -> UploadOutcome {
         var request = request
         let body: [UInt8]
         do {
             body = Array(buffer: try await request.collectBody(upTo: maximumUploadBytes))
         } catch {
-            return APIError.response(.contentTooLarge, HalfsizeError(.uploadTooLarge, "the upload is larger than \(maximumUploadBytes) bytes; split the CSV"))
+            return .refused(.contentTooLarge, HalfsizeError(.uploadTooLarge, "the upload is larger than \(maximumUploadBytes) bytes; split the CSV"))
         }
         let contentType = request.headers[.contentType] ?? ""
         let csv: [UInt8]
         var filename: String?
         if let boundary = MultipartForm.boundary(contentType: contentType) {
             guard let parts = MultipartForm.parse(body, boundary: boundary) else {
-                return APIError.response(.badRequest, HalfsizeError(.invalidUpload, "the multipart body is malformed"))
+                return .refused(.badRequest, HalfsizeError(.invalidUpload, "the multipart body is malformed"))
             }
             guard let file = parts.first(where: { $0.name == "file" }) else {
-                return APIError.response(.badRequest, HalfsizeError(.invalidUpload, "the form has no \"file\" field; send the CSV as the field named file"))
+                return .refused(.badRequest, HalfsizeError(.invalidUpload, "the form has no \"file\" field; send the CSV as the field named file"))
             }
             csv = file.body
             filename = file.filename.map { String($0.prefix(255)) }
         } else if contentType.lowercased().hasPrefix("text/csv") || contentType.lowercased().hasPrefix("application/csv") {
             csv = body
         } else {
-            return APIError.response(.unsupportedMediaType, HalfsizeError(.invalidUpload,
+            return .refused(.unsupportedMediaType, HalfsizeError(.invalidUpload,
                 "send the CSV as multipart/form-data (field \"file\") or with Content-Type text/csv, not \"\(contentType)\""))
         }
         do {
             switch try await intake.submit(csv: csv, filename: filename) {
-            case .accepted(let reference, let images):
-                let payload: [String: JSONValue] = [
-                    "reference": .string(reference.rawValue), "status": .string(JobStatus.queued.rawValue),
-                    "status_url": .string(urls.status(reference)), "images": .number(Double(images)),
-                ]
-                var response = JSONBody.response(.accepted, payload)
-                response.headers[.location] = urls.status(reference)
-                return response
-            case .invalid(let failure):
-                return APIError.response(.unprocessableContent, HalfsizeError(.invalidCSV, failure.summary), details: failure.problems)
+            case .accepted(let reference, let images): return .accepted(reference, images: images)
+            case .invalid(let failure): return .invalid(failure)
             }
         } catch let error as HalfsizeError {
-            return APIError.response(.serviceUnavailable, error)
+            return .refused(.serviceUnavailable, error)
         } catch {
             logger.error("upload failed", metadata: ["error": "\(error)"])
-            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job could not be stored: \(error)"))
+            return .refused(.serviceUnavailable, HalfsizeError(.databaseError, "the job could not be stored: \(error)"))
+        }
+    }
+
+    func upload(_ request: Request, logger: Logger) async -> Response {
+        switch await receiveUpload(request, logger: logger) {
+        case .accepted(let reference, let images):
+            let payload: [String: JSONValue] = [
+                "reference": .string(reference.rawValue), "status": .string(JobStatus.queued.rawValue),
+                "status_url": .string(urls.status(reference)), "images": .number(Double(images)),
+            ]
+            var response = JSONBody.response(.accepted, payload)
+            response.headers[.location] = urls.status(reference)
+            return response
+        case .invalid(let failure):
+            return APIError.response(.unprocessableContent, HalfsizeError(.invalidCSV, failure.summary), details: failure.problems)
+        case .refused(let status, let error):
+            return APIError.response(status, error)
         }
     }
 

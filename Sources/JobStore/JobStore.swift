@@ -241,6 +241,16 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// The output names of a job's first few resized images, for the status page's thumbnails.
+    public func sampleOutputNames(jobID: Int64, limit: Int) async throws -> [String] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT output_name FROM items WHERE job_id = $1 AND status = 'resized' AND output_name IS NOT NULL
+                ORDER BY row_number, position LIMIT $2
+                """, [String(jobID), String(limit)]).rows.compactMap { $0[0] }
+        }
+    }
+
     public func itemsForOutput(jobID: Int64) async throws -> [WrittenItem] {
         try await pool.withConnection { connection in
             let rows = try connection.query("""

@@ -112,15 +112,8 @@ extension PipelineTests {
             #expect(try await get("/metrics", "Basic " + Data("ops:\(token)x".utf8).base64EncodedString()).0 == 401)
             // The page's 401 asks for Basic, which URLSession would answer with a login dialogue of
             // its own: curl only reports it.
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-s", "-o", "/dev/null", "-D", "-", "-u", "ops:wrong-\(token)", "\(system.publicURL)/ops"]
-            let headers = Pipe()
-            curl.standardOutput = headers
-            try curl.run()
-            let answer = String(decoding: headers.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            curl.waitUntilExit()
-            #expect(answer.hasPrefix("HTTP/1.1 401") && answer.contains("Basic realm="), "\(answer)")
+            let answer = try Curl.run(["-u", "ops:wrong-\(token)", "\(system.publicURL)/ops"])
+            #expect(answer.status == 401 && answer.headers.contains("Basic realm="), "\(answer.headers)")
             let (opsCode, ops) = try await get("/ops", basic)
             #expect(opsCode == 200)
             for queue in StageQueue.allCases { #expect(ops.contains("<td>\(queue.rawValue)</td>"), "\(queue.rawValue)") }

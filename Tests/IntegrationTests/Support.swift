@@ -346,3 +346,23 @@ struct PrometheusSamples {
         return Int(series.reduce(0) { $0 + $1.value })
     }
 }
+
+/// curl, for what URLSession does on its own: following redirects, answering Basic challenges.
+enum Curl {
+    /// The status line and headers, and the body, of one request that follows no redirect.
+    static func run(_ arguments: [String]) throws -> (status: Int, headers: String, body: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        let headersFile = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID()).headers")
+        defer { try? FileManager.default.removeItem(at: headersFile) }
+        process.arguments = ["-s", "-D", headersFile.path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let body = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let headers = (try? String(contentsOf: headersFile, encoding: .utf8)) ?? ""
+        let status = headers.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, headers, body)
+    }
+}
