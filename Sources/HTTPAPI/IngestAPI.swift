@@ -67,6 +67,10 @@ public struct IngestAPI: Sendable {
 
     // MARK: - Handlers
 
+    /// The most problems a 422 lists (its message gives the total): a broken 100,000-row file
+    /// would otherwise answer megabytes.
+    static let listedProblems = 1000
+
     /// What an upload came to, for the API and the form alike.
     enum UploadOutcome {
         case accepted(JobReference, images: Int)
@@ -125,7 +129,9 @@ public struct IngestAPI: Sendable {
             response.headers[.location] = urls.status(reference)
             return response
         case .invalid(let failure):
-            return APIError.response(.unprocessableContent, HalfsizeError(.invalidCSV, failure.summary), details: failure.problems)
+            let listed = failure.problems.prefix(Self.listedProblems)
+            let summary = listed.count < failure.problems.count ? "\(failure.summary); the first \(listed.count) are listed" : failure.summary
+            return APIError.response(.unprocessableContent, HalfsizeError(.invalidCSV, summary), details: Array(listed))
         case .refused(let status, let error):
             return APIError.response(status, error)
         }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Operations
 import Pipeline
+import ProductCSV
 
 /// ingest's settings; each key is documented where it is read.
 public struct IngestSettings: ProgramSettingsProtocol {
@@ -12,6 +13,7 @@ public struct IngestSettings: ProgramSettingsProtocol {
     public var maximumUploadBytes: Int
     public var relayAfter: Duration
     public var managementURL: URL?
+    public var limits: ValidationLimits
 
     public init(reading reader: ConfigurationReader) {
         common = CommonSettings(reading: reader)
@@ -22,6 +24,9 @@ public struct IngestSettings: ProgramSettingsProtocol {
             "RabbitMQ's management API (http://user:password@host:15672/) for the queue view's rates and unacked counts; without it, depth and consumers only")
         managementURL = management.isEmpty ? nil : reader.url("HALFSIZE_RABBITMQ_MANAGEMENT_URL", default: "http://127.0.0.1:15672/",
                                                               schemes: ["http", "https"], "")
+        limits = ValidationLimits(
+            maximumRows: reader.integer("HALFSIZE_MAX_ROWS", default: 100_000, in: 1...10_000_000, "most product rows in one upload"),
+            maximumURLsPerRow: reader.integer("HALFSIZE_MAX_URLS_PER_ROW", default: 50, in: 1...10_000, "most image URLs of one product"))
         relayAfter = .seconds(reader.integer("HALFSIZE_RELAY_AFTER", default: 10, in: 1...3600,
             "seconds a stored job may stay unpublished (its ingest died, or the broker was away) before the relay publishes it"))
     }
@@ -31,7 +36,7 @@ public enum IngestServer {
     public static func run(settings: IngestSettings, logger: Logger) async throws {
         let runtime = try await ProcessRuntime.start(settings: settings.common, logger: logger)
         let broker = try runtime.broker(consuming: nil, prefetch: 1)
-        let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, logger: logger)
+        let intake = JobIntake(store: runtime.store, objects: runtime.objects, broker: broker, limits: settings.limits, logger: logger)
         let queues = QueueMonitor(managementURL: settings.managementURL, broker: broker, store: runtime.store, objects: runtime.objects)
         logger.info("queue view", metadata: ["source": "\(queues.source)"])
         let throughput = ThroughputHistory()

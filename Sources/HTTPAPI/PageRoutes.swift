@@ -194,6 +194,8 @@ enum ErrorAdvice {
     static func text(for code: String) -> String {
         switch ErrorCode(rawValue: code) {
         case .emptyFile: "The file is empty: export the sheet again with its rows."
+        case .tooManyRows: "Split the sheet into several files and upload each."
+        case .tooManyURLs: "Keep the product's main images, or split them over several rows."
         case .missingHeader: "Add the missing column to the first line, spelled as in the sample CSV."
         case .wrongFieldCount: "This line has more or fewer cells than the header: check for an unquoted comma."
         case .invalidSerialNumber: "S. No. must be a whole number."

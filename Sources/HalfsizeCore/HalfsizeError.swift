@@ -10,6 +10,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case noImageURL = "no_image_url"
     case invalidURL = "invalid_url"
     case malformedCSV = "malformed_csv"
+    case tooManyRows = "too_many_rows"
+    case tooManyURLs = "too_many_urls"
     case invalidCSV = "invalid_csv"
     case invalidUpload = "invalid_upload"
     case uploadTooLarge = "upload_too_large"

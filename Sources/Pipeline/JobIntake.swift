@@ -3,6 +3,7 @@ import HalfsizeCore
 import JobStore
 import Logging
 import Messaging
+import NIOPosix
 import ProductCSV
 import Storage
 
@@ -19,18 +20,22 @@ public struct JobIntake: Sendable {
     let store: JobStore
     let objects: any ObjectStore
     let broker: BrokerConnection
+    let limits: ValidationLimits
     let logger: Logger
 
-    public init(store: JobStore, objects: any ObjectStore, broker: BrokerConnection, logger: Logger) {
+    public init(store: JobStore, objects: any ObjectStore, broker: BrokerConnection, limits: ValidationLimits = .unlimited, logger: Logger) {
         self.store = store
         self.objects = objects
         self.broker = broker
+        self.limits = limits
         self.logger = logger
     }
 
     public func submit(csv: [UInt8], filename: String?) async throws -> Outcome {
         let sheet: ProductSheet
-        switch ProductSheet.validate(bytes: csv) {
+        let limits = self.limits
+        // Off the cooperative pool: a 30 MB CSV takes a while to parse.
+        switch try await NIOThreadPool.singleton.runIfActive({ ProductSheet.validate(bytes: csv, limits: limits) }) {
         case .success(let validated): sheet = validated
         case .failure(let failure): return .invalid(failure)
         }

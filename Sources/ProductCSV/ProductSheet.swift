@@ -28,6 +28,20 @@ public struct ProductRow: Sendable, Equatable {
     public var fields: [String]
 }
 
+/// How much one upload may ask for (ingest's `HALFSIZE_MAX_ROWS`, `HALFSIZE_MAX_URLS_PER_ROW`).
+public struct ValidationLimits: Sendable, Equatable {
+    public var maximumRows: Int
+    public var maximumURLsPerRow: Int
+
+    public init(maximumRows: Int, maximumURLsPerRow: Int) {
+        self.maximumRows = maximumRows
+        self.maximumURLsPerRow = maximumURLsPerRow
+    }
+
+    /// For re-reading an upload that was accepted under whatever limits held then.
+    public static let unlimited = ValidationLimits(maximumRows: .max, maximumURLsPerRow: .max)
+}
+
 /// A validated input CSV: `S. No.`, `Product Name`, `Input Image Urls`, plus any extra columns.
 public struct ProductSheet: Sendable, Equatable {
     public static let serialNumberColumn = "S. No."
@@ -42,8 +56,8 @@ public struct ProductSheet: Sendable, Equatable {
     public var imageCount: Int { rows.reduce(0) { $0 + $1.imageURLs.count } }
 
     /// Validates an uploaded file: UTF-8 (with or without a byte-order mark) first, then `validate`.
-    public static func validate(bytes: [UInt8]) -> Result<ProductSheet, ValidationFailure> {
-        if let text = String(validating: bytes, as: UTF8.self) { return validate(text) }
+    public static func validate(bytes: [UInt8], limits: ValidationLimits = .unlimited) -> Result<ProductSheet, ValidationFailure> {
+        if let text = String(validating: bytes, as: UTF8.self) { return validate(text, limits: limits) }
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var offset = 0
@@ -57,7 +71,7 @@ public struct ProductSheet: Sendable, Equatable {
     }
 
     /// Parses and validates the whole file, reporting every problem at once.
-    public static func validate(_ text: String) -> Result<ProductSheet, ValidationFailure> {
+    public static func validate(_ text: String, limits: ValidationLimits = .unlimited) -> Result<ProductSheet, ValidationFailure> {
         if text.allSatisfy({ $0.isWhitespace || $0 == "\u{FEFF}" }) {
             return .failure(ValidationFailure(problems: [
                 ValidationProblem(row: 1, column: nil, code: .emptyFile, message: "the file is empty; expected a header row and at least one product"),
@@ -90,6 +104,10 @@ public struct ProductSheet: Sendable, Equatable {
         }
         if records.count == 1 {
             problems.append(ValidationProblem(row: 1, column: nil, code: .emptyFile, message: "the file has a header but no product rows"))
+        }
+        if records.count - 1 > limits.maximumRows {
+            problems.append(ValidationProblem(row: 1, column: nil, code: .tooManyRows,
+                message: "the file has \(records.count - 1) product rows; at most \(limits.maximumRows) are taken in one upload, so split it"))
         }
 
         var rows: [ProductRow] = []
@@ -130,6 +148,9 @@ public struct ProductSheet: Sendable, Equatable {
             if urls.isEmpty {
                 problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .noImageURL,
                     message: "no image URL; list one or more, separated by commas"))
+            } else if urls.count > limits.maximumURLsPerRow {
+                problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .tooManyURLs,
+                    message: "\(urls.count) image URLs; at most \(limits.maximumURLsPerRow) are taken per product"))
             }
             for (position, url) in urls.enumerated() {
                 if let reason = urlProblem(url) {

@@ -5,8 +5,8 @@ import Testing
 
 @Suite("CSV validation")
 struct ProductSheetTests {
-    func problems(_ text: String) -> [ValidationProblem] {
-        switch ProductSheet.validate(text) {
+    func problems(_ text: String, limits: ValidationLimits = .unlimited) -> [ValidationProblem] {
+        switch ProductSheet.validate(text, limits: limits) {
         case .success: return []
         case .failure(let failure): return failure.problems
         }
@@ -110,6 +110,20 @@ struct ProductSheetTests {
         let written = records.dropFirst().map { $0.fields[1] }
         #expect(written == ["'=HYPERLINK(\"http://x.test\",\"click\")", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tTab", "'\rReturn", "Plain = text", "'quoted"])
         #expect(records.dropFirst().allSatisfy { $0.fields[4].hasPrefix("https://out.test/") && $0.fields[3].hasPrefix("https://a.test/") })
+    }
+
+    @Test func limitsOnRowsAndURLsPerRow() throws {
+        let limits = ValidationLimits(maximumRows: 3, maximumURLsPerRow: 2)
+        let row = { (n: Int, urls: Int) in "\(n),P\(n),\"" + (1...urls).map { "https://a.test/\(n)-\($0).jpg" }.joined(separator: ", ") + "\"" }
+        let header = "S. No.,Product Name,Input Image Urls"
+        let fits = ([header] + (1...3).map { row($0, 2) }).joined(separator: "\n")
+        #expect((try? ProductSheet.validate(fits, limits: limits).get())?.imageCount == 6)
+        let tooMany = ([header] + (1...4).map { row($0, $0 == 2 ? 3 : 1) }).joined(separator: "\n")
+        let found = problems(tooMany, limits: limits)
+        #expect(found.map(\.code) == [.tooManyRows, .tooManyURLs], "\(found)")
+        #expect(found.first?.row == 1 && found.first?.message.contains("4 product rows") == true)
+        #expect(found.last?.row == 3 && found.last?.column == "Input Image Urls")
+        #expect((try? ProductSheet.validate(tooMany).get()) != nil, "without limits (re-reading an accepted upload) it passes")
     }
 
     @Test func unclosedQuoteIsMalformed() {

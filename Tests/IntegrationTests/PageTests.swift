@@ -52,6 +52,13 @@ extension PipelineTests {
                 #expect(bad.body.contains(fragment), "\(fragment)")
             }
 
+            // The API lists at most 1000 problems and says how many there are.
+            let manyBad = "S. No.,Product Name,Input Image Urls\n" + (1...1200).map { "x\($0),P,https://a.test/\($0).jpg" }.joined(separator: "\n")
+            let (apiCode, apiBody) = try await HTTP.post("\(system.publicURL)/api/v1/jobs", body: Array(manyBad.utf8), contentType: "text/csv")
+            let apiError = try #require(try HTTP.json(apiBody)["error"] as? [String: Any])
+            #expect(apiCode == 422 && (apiError["details"] as? [Any])?.count == 1000)
+            #expect((apiError["message"] as? String)?.contains("1200 problems; the first 1000 are listed") == true, "\(apiError["message"] ?? "")")
+
             // Lookup: a pasted reference in lower case with spaces finds the job; anything else is a 404 page with the box.
             let found = try Curl.run(["-G", "--data-urlencode", "reference=  \(reference.rawValue.lowercased()) ", "\(system.publicURL)/lookup"])
             #expect(found.status == 303 && found.headers.contains("/jobs/\(reference)"))
