@@ -58,6 +58,8 @@ public struct IngestAPI: Sendable {
             .get { _, _ in await opsPage() }
         router.post("/api/v1/jobs") { request, context in await upload(request, logger: context.logger) }
         router.get("/api/v1/jobs/:reference") { _, context in await status(context.parameters.get("reference")) }
+        router.group("/api/v1/jobs/:reference/retry").add(middleware: admin)
+            .post { _, context in await retry(context.parameters.get("reference")) }
         router.get("/api/v1/jobs/:reference/output.csv") { _, context in await outputCSV(context.parameters.get("reference")) }
         router.get("/images/:reference/:name") { _, context in
             await image(context.parameters.get("reference"), context.parameters.get("name"))
@@ -144,6 +146,28 @@ public struct IngestAPI: Sendable {
             return JSONBody.response(.ok, StatusBody(report: report, urls: urls))
         } catch {
             return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job's status cannot be read: \(error)"))
+        }
+    }
+
+    /// 202 with the number of images sent again; 404, 409 (not finished, or nothing failed) or
+    /// 410 (files removed) otherwise.
+    func retry(_ text: String?) async -> Response {
+        guard let reference = text.flatMap(JobReference.init) else { return APIError.unknownJob(text) }
+        do {
+            switch try await intake.retry(reference) {
+            case .unknownJob:
+                return APIError.unknownJob(text)
+            case .refused(let error):
+                return APIError.response(error.code == .filesExpired ? .gone : .conflict, error)
+            case .retrying(_, let itemIDs):
+                let payload: [String: JSONValue] = [
+                    "reference": .string(reference.rawValue), "status": .string(JobStatus.processing.rawValue),
+                    "status_url": .string(urls.status(reference)), "images": .number(Double(itemIDs.count)),
+                ]
+                return JSONBody.response(.accepted, payload)
+            }
+        } catch {
+            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job cannot be retried now: \(error)"))
         }
     }
 

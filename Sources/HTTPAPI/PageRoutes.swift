@@ -22,6 +22,9 @@ extension IngestAPI {
         router.post("/jobs") { request, context in await uploadFromForm(request, logger: context.logger) }
         router.get("/jobs/:reference") { _, context in await statusPage(context.parameters.get("reference")) }
         router.get("/jobs/:reference/uploaded") { _, context in await uploadedPage(context.parameters.get("reference")) }
+        // Changes state without an upload: behind the admin guard (a browser is asked for the token).
+        router.group("/jobs/:reference/retry").add(middleware: AdminAccessMiddleware<PeerRequestContext>(token: adminToken, asksBrowsers: true))
+            .post { _, context in await retryFromPage(context.parameters.get("reference")) }
     }
 
     func page(_ status: HTTPResponse.Status, _ template: String, _ view: Any) -> Response {
@@ -51,6 +54,20 @@ extension IngestAPI {
             return page(.unprocessableContent, "problems", ProblemsView(failure))
         case .refused(let status, let error):
             return page(status, "error", ErrorView(error))
+        }
+    }
+
+    /// The status page's retry button: 303 back to the status page, which shows the job running.
+    func retryFromPage(_ text: String?) async -> Response {
+        guard let reference = text.flatMap(JobReference.init) else { return notFound(text) }
+        do {
+            switch try await intake.retry(reference) {
+            case .unknownJob: return notFound(text)
+            case .refused(let error): return page(error.code == .filesExpired ? .gone : .conflict, "error", ErrorView(error))
+            case .retrying: return Response(status: .seeOther, headers: [.location: "/jobs/\(reference)"])
+            }
+        } catch {
+            return page(.serviceUnavailable, "error", ErrorView(HalfsizeError(.databaseError, "the job cannot be retried now: \(error)")))
         }
     }
 
@@ -150,6 +167,7 @@ struct StatusView {
     var hasThumbnails: Bool
     var outputCSV: String?
     var filesExpired: Bool
+    var retryable: Bool
 
     init(_ report: JobReport, thumbnails: [String], urls: PublicURLs) {
         reference = report.reference.rawValue
@@ -177,6 +195,7 @@ struct StatusView {
         hasThumbnails = !thumbnails.isEmpty
         filesExpired = report.filesExpiredAt != nil
         outputCSV = report.status.isFinal && report.outputKey != nil && !filesExpired ? urls.outputCSV(report.reference) : nil
+        retryable = JobStatus.retryable.contains(report.status) && report.images.failed > 0 && !filesExpired
     }
 
     static let words: [JobStatus: String] = [
@@ -219,6 +238,7 @@ enum ErrorAdvice {
             "Our side had a problem with this image: try again later; if it persists, tell the operators this code."
         case .notFound: "Check the reference number: it has 26 letters and digits."
         case .filesExpired: "The files were removed after the retention period: upload the CSV again."
+        case .notReady: "Wait until the job has finished, then try again."
         default: "Tell the operators this code."
         }
     }

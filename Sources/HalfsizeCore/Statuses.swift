@@ -1,4 +1,5 @@
-/// A job's life: queued → processing → writing → completed | completed_with_errors | failed.
+/// A job's life: queued → processing → writing → completed | completed_with_errors | failed; a
+/// finished job with failed images goes back to processing when they are retried.
 public enum JobStatus: String, Sendable, Codable, CaseIterable {
     case queued, processing, writing, completed
     case completedWithErrors = "completed_with_errors"
@@ -12,11 +13,15 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable {
         case .queued: [.processing, .writing, .failed]
         case .processing: [.writing, .failed]
         case .writing: [.completed, .completedWithErrors, .failed]
-        case .completed, .completedWithErrors, .failed: []
+        case .completedWithErrors, .failed: [.processing]  // retrying its failed images
+        case .completed: []
         }
     }
 
     public func canMove(to next: JobStatus) -> Bool { successors.contains(next) }
+
+    /// The statuses from which a job's failed images can be retried.
+    public static let retryable: Set<JobStatus> = [.completedWithErrors, .failed]
 
     /// The final status once every image has settled.
     public static func final(resized: Int, failed: Int) -> JobStatus {
@@ -25,7 +30,8 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// An image's life: pending → downloaded → resized, or failed from either of the first two.
+/// An image's life: pending → downloaded → resized, or failed from either of the first two; a
+/// failed image goes back to pending when its job is retried.
 public enum ItemStatus: String, Sendable, Codable, CaseIterable {
     case pending, downloaded, resized, failed
 
@@ -35,7 +41,8 @@ public enum ItemStatus: String, Sendable, Codable, CaseIterable {
         switch self {
         case .pending: [.downloaded, .failed]
         case .downloaded: [.resized, .failed]
-        case .resized, .failed: []
+        case .failed: [.pending]
+        case .resized: []
         }
     }
 

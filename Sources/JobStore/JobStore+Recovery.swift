@@ -171,3 +171,51 @@ extension PostgresArray {
         return literal.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Int64($0) }
     }
 }
+
+/// What asking to retry a job's failed images came to.
+public enum RetryRequest: Sendable, Equatable {
+    case unknownJob
+    /// Nothing to retry now, and why (the API answers 409 or 410 with it).
+    case refused(HalfsizeError)
+    /// The images are pending again and the job is back in the outbox; publish these.
+    case retrying(jobID: Int64, itemIDs: [Int64])
+}
+
+extension JobStore {
+    /// Sends a finished job's failed images round again under the same reference: they become
+    /// pending (attempts and errors cleared), the job goes back to processing with them to count
+    /// down, unfinished (so retention leaves it alone) and in the outbox (the relay publishes them
+    /// if the caller cannot), and an event records the retry. One transaction, the job row locked,
+    /// so two retries at once send each image once.
+    public func retryFailedImages(reference: JobReference) async throws -> RetryRequest {
+        try await pool.transaction { connection in
+            let job = try connection.query("SELECT id, status, files_expired_at FROM jobs WHERE reference = $1 FOR UPDATE",
+                                           [reference.rawValue])
+            guard let jobID = job.int(0, "id") else { return .unknownJob }
+            let status = job.value(0, "status").flatMap(JobStatus.init(rawValue:))
+            if job.value(0, "files_expired_at") != nil {
+                return .refused(HalfsizeError(.filesExpired, "the job's files were removed after the retention period; upload the CSV again"))
+            }
+            guard let status, JobStatus.retryable.contains(status) else {
+                return .refused(HalfsizeError(.notReady, "the job is \(status?.rawValue ?? "unknown"); only a finished job with failed images can be retried"))
+            }
+            let reset = try connection.query("""
+                UPDATE items SET status = 'pending', error_code = NULL, error_message = NULL, attempts = 0,
+                    last_error_code = NULL, last_error_message = NULL, next_attempt_at = NULL, raw_key = NULL, updated_at = now()
+                WHERE job_id = $1 AND status = 'failed' RETURNING id
+                """, [String(jobID)])
+            let itemIDs = reset.rows.compactMap { $0[0].flatMap { Int64($0) } }.sorted()
+            guard !itemIDs.isEmpty else {
+                return .refused(HalfsizeError(.notReady, "the job has no failed images to retry"))
+            }
+            try connection.query("""
+                UPDATE jobs SET status = 'processing', remaining = remaining + $2, published_at = NULL, finished_at = NULL,
+                    error_code = NULL, error_message = NULL, updated_at = now()
+                WHERE id = $1
+                """, [String(jobID), String(itemIDs.count)])
+            try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .ingest, status: "retried",
+                                 note: "\(itemIDs.count) failed image(s) sent again")
+            return .retrying(jobID: jobID, itemIDs: itemIDs)
+        }
+    }
+}

@@ -299,10 +299,10 @@ public struct JobStore: Sendable {
     // MARK: - Shared steps
 
     static func appendEvent(_ connection: PostgresConnection, jobID: Int64, itemID: Int64?, stage: Stage, status: String,
-                            error: HalfsizeError? = nil) throws {
+                            error: HalfsizeError? = nil, note: String? = nil) throws {
         try connection.query("""
             INSERT INTO events (job_id, item_id, stage, status, error_code, message) VALUES ($1, $2, $3, $4, $5, $6)
-            """, [String(jobID), itemID.map(String.init), stage.rawValue, status, error?.code.rawValue, error?.message])
+            """, [String(jobID), itemID.map(String.init), stage.rawValue, status, error?.code.rawValue, error?.message ?? note])
     }
 
     /// queued → processing, once, when the first image moves.

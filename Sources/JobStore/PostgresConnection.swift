@@ -10,9 +10,10 @@ public struct QueryRows: Sendable {
 
     public var count: Int { rows.count }
 
-    /// The value of `column` in `row`; nil for NULL or an unknown column.
+    /// The value of `column` in `row`; nil for NULL, an unknown column or a row the result does
+    /// not have (`value(0, …)` of an empty result is nil, not a crash).
     public func value(_ row: Int, _ column: String) -> String? {
-        guard let index = columns.firstIndex(of: column) else { return nil }
+        guard rows.indices.contains(row), let index = columns.firstIndex(of: column) else { return nil }
         return rows[row][index]
     }
 

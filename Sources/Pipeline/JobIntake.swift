@@ -60,14 +60,32 @@ public struct JobIntake: Sendable {
             logger.warning("job stored, but its creation reported an error; the relay will publish it", metadata: ["error": "\(error)"])
             return .accepted(reference, images: items.count)
         }
-        let messages = job.itemIDs.map { OutgoingMessage(.download, StageMessage(job: reference, jobID: job.id, itemID: $0)) }
+        await publishDownloads(reference: reference, jobID: job.id, itemIDs: job.itemIDs, logger: logger)
+        logger.info("job accepted", metadata: ["rows": "\(sheet.rows.count)", "images": "\(items.count)"])
+        return .accepted(reference, images: items.count)
+    }
+
+    /// Sends a finished job's failed images round again (see `JobStore.retryFailedImages`).
+    public func retry(_ reference: JobReference) async throws -> RetryRequest {
+        let request = try await store.retryFailedImages(reference: reference)
+        if case .retrying(let jobID, let itemIDs) = request {
+            var logger = self.logger
+            logger[metadataKey: "job.reference"] = "\(reference)"
+            await publishDownloads(reference: reference, jobID: jobID, itemIDs: itemIDs, logger: logger)
+            logger.info("retrying the job's failed images", metadata: ["images": "\(itemIDs.count)"])
+        }
+        return request
+    }
+
+    /// Publishes a job's download messages and takes it out of the outbox; if that fails, the
+    /// job stays in the outbox and the relay publishes it.
+    func publishDownloads(reference: JobReference, jobID: Int64, itemIDs: [Int64], logger: Logger) async {
+        let messages = itemIDs.map { OutgoingMessage(.download, StageMessage(job: reference, jobID: jobID, itemID: $0)) }
         do {
             try await broker.publish(inBatchesOf: 500, messages)
-            try await store.markPublished(jobID: job.id)
+            try await store.markPublished(jobID: jobID)
         } catch {
             logger.warning("job stored but not yet published; the relay will publish it", metadata: ["error": "\(error)"])
         }
-        logger.info("job accepted", metadata: ["rows": "\(sheet.rows.count)", "images": "\(items.count)"])
-        return .accepted(reference, images: items.count)
     }
 }

@@ -102,7 +102,9 @@ struct StatusTransitionTests {
         #expect(!JobStatus.processing.canMove(to: .queued))
         #expect(!JobStatus.queued.canMove(to: .completed))
         #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .completedWithErrors, .failed])
-        #expect(JobStatus.allCases.filter(\.isFinal).allSatisfy { $0.successors.isEmpty })
+        #expect(JobStatus.allCases.filter(\.isFinal).allSatisfy { $0.successors.subtracting([.processing]).isEmpty })
+        #expect(JobStatus.completedWithErrors.canMove(to: .processing) && JobStatus.failed.canMove(to: .processing))
+        #expect(JobStatus.retryable == Set(JobStatus.allCases.filter { $0.canMove(to: .processing) && $0.isFinal }))
     }
 
     @Test func finalStatusFromOutcomes() {
@@ -117,7 +119,8 @@ struct StatusTransitionTests {
         #expect(ItemStatus.downloaded.canMove(to: .resized))
         #expect(!ItemStatus.pending.canMove(to: .resized))
         #expect(!ItemStatus.resized.canMove(to: .failed))
-        #expect(!ItemStatus.failed.canMove(to: .pending))
+        #expect(ItemStatus.failed.canMove(to: .pending), "a retried image starts again")
+        #expect(!ItemStatus.failed.canMove(to: .resized))
     }
 }
 

@@ -79,6 +79,15 @@ final class ImageServer: Sendable {
         router.get("/generated/low-quality.jpg") { _, _ in
             Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: lowQuality)))
         }
+        // 404 the first time a key is asked for, the file after: a supplier fixing a broken link.
+        let asked = Mutex<Set<String>>([])
+        router.get("/appears/:key/**") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let first = asked.withLock { $0.insert(key).inserted }
+            if first { return Response(status: .notFound) }
+            let path = request.uri.path.dropFirst("/appears/".count)
+            return try await serve(String(path.drop { $0 != "/" }.dropFirst()))
+        }
         let held = InFlightCounter()
         router.get("/held/**") { request, _ in
             held.enter()
