@@ -158,7 +158,7 @@ public struct IngestAPI: Sendable {
             case .unknownJob:
                 return APIError.unknownJob(text)
             case .refused(let error):
-                return APIError.response(error.code == .filesExpired ? .gone : .conflict, error)
+                return APIError.response(Self.status(refusing: error), error)
             case .retrying(_, let itemIDs):
                 let payload: [String: JSONValue] = [
                     "reference": .string(reference.rawValue), "status": .string(JobStatus.processing.rawValue),
@@ -169,6 +169,11 @@ public struct IngestAPI: Sendable {
         } catch {
             return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the job cannot be retried now: \(error)"))
         }
+    }
+
+    /// A refused retry: 410 once the files are gone, else 409 (running, or nothing failed).
+    static func status(refusing error: HalfsizeError) -> HTTPResponse.Status {
+        error.code == .filesExpired ? .gone : .conflict
     }
 
     func outputCSV(_ text: String?) async -> Response {
@@ -213,22 +218,24 @@ public struct IngestAPI: Sendable {
     func queueOverview() async -> Response {
         do {
             return JSONBody.response(.ok, try await queues.overview())
-        } catch let error as HalfsizeError {
-            return APIError.response(.serviceUnavailable, HalfsizeError(error.code, "the queues cannot be read: \(error.message)"))
         } catch {
-            // Not a HalfsizeError: the pipeline's counts from PostgreSQL failed.
-            return APIError.response(.serviceUnavailable, HalfsizeError(.databaseError, "the pipeline's counts cannot be read: \(error)"))
+            return APIError.response(.serviceUnavailable, Self.overviewFailure(error))
         }
     }
 
     func opsPage() async -> Response {
         do {
-            let page = OpsPage(overview: try await queues.overview(), history: throughput.all, refreshSeconds: 5)
-            return HTMLPage.response(.ok, pages.render(page, withTemplate: "ops"))
+            return page(.ok, "ops", OpsPage(overview: try await queues.overview(), history: throughput.all, refreshSeconds: 5))
         } catch {
-            return HTMLPage.response(.serviceUnavailable,
-                "<!doctype html><title>halfsize · operations</title><h1>The queue view is unavailable</h1><p>\(HTMLPage.escape("\(error)"))</p>")
+            return page(.serviceUnavailable, "error", ErrorView(Self.overviewFailure(error)))
         }
+    }
+
+    /// Why the queue view could not be built, keeping the failing part's code: a HalfsizeError
+    /// comes from the broker or storage, anything else from the pipeline's counts in PostgreSQL.
+    static func overviewFailure(_ error: any Error) -> HalfsizeError {
+        if let error = error as? HalfsizeError { return HalfsizeError(error.code, "the queues cannot be read: \(error.message)") }
+        return HalfsizeError(.databaseError, "the pipeline's counts cannot be read: \(error)")
     }
 
     func health() async -> Response {
@@ -279,10 +286,5 @@ enum HTMLPage {
     static func response(_ status: HTTPResponse.Status, _ html: String?) -> Response {
         Response(status: html == nil ? .internalServerError : status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                  body: .init(byteBuffer: ByteBuffer(string: html ?? "<!doctype html><title>halfsize</title><p>the page template is missing</p>")))
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

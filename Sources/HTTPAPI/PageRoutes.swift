@@ -63,7 +63,7 @@ extension IngestAPI {
         do {
             switch try await intake.retry(reference) {
             case .unknownJob: return notFound(text)
-            case .refused(let error): return page(error.code == .filesExpired ? .gone : .conflict, "error", ErrorView(error))
+            case .refused(let error): return page(Self.status(refusing: error), "error", ErrorView(error))
             case .retrying: return Response(status: .seeOther, headers: [.location: "/jobs/\(reference)"])
             }
         } catch {
@@ -72,24 +72,27 @@ extension IngestAPI {
     }
 
     func uploadedPage(_ text: String?) async -> Response {
-        guard let reference = text.flatMap(JobReference.init) else { return notFound(text) }
-        do {
-            guard let report = try await store.report(reference: reference) else { return notFound(text) }
-            return page(.ok, "uploaded", UploadedView(reference: reference.rawValue, images: report.images.total,
-                                                      filename: report.inputFilename))
-        } catch {
-            return page(.serviceUnavailable, "error", ErrorView(HalfsizeError(.databaseError, "the job cannot be read: \(error)")))
+        await jobPage(text) { report in
+            page(.ok, "uploaded", UploadedView(reference: report.reference.rawValue, images: report.images.total, filename: report.inputFilename))
         }
     }
 
     func statusPage(_ text: String?) async -> Response {
+        await jobPage(text) { report in
+            let thumbnails = report.filesExpiredAt == nil ? try await store.sampleOutputNames(jobID: report.id, limit: 6) : []
+            return page(.ok, "status", StatusView(report, thumbnails: thumbnails.map { urls.image(report.reference, name: $0) }, urls: urls))
+        }
+    }
+
+    /// A page about one job: the 404 page for a malformed or unknown reference, an error page when
+    /// the database cannot answer.
+    func jobPage(_ text: String?, _ render: (JobReport) async throws -> Response) async -> Response {
         guard let reference = text.flatMap(JobReference.init) else { return notFound(text) }
         do {
             guard let report = try await store.report(reference: reference) else { return notFound(text) }
-            let thumbnails = report.filesExpiredAt == nil ? try await store.sampleOutputNames(jobID: report.id, limit: 6) : []
-            return page(.ok, "status", StatusView(report, thumbnails: thumbnails.map { urls.image(reference, name: $0) }, urls: urls))
+            return try await render(report)
         } catch {
-            return page(.serviceUnavailable, "error", ErrorView(HalfsizeError(.databaseError, "the job's status cannot be read: \(error)")))
+            return page(.serviceUnavailable, "error", ErrorView(HalfsizeError(.databaseError, "the job cannot be read: \(error)")))
         }
     }
 }
