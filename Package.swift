@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // C libraries, each behind its own module.
@@ -31,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The one C target: typed wrappers for variadic functions and every setjmp/longjmp span.
         .target(
             name: "CHalfsizeShims",
@@ -51,7 +53,11 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "ProductCSV", dependencies: ["HalfsizeCore"]),
+        .target(name: "ProductCSV", dependencies: [
+            "HalfsizeCore",
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "Messaging", dependencies: [
             "HalfsizeCore", "CRabbitMQ", "CHalfsizeShims",
             .product(name: "Metrics", package: "swift-metrics"),
@@ -73,7 +79,7 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"]),
         .target(name: "Storage", dependencies: ["HalfsizeCore", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Pipeline", dependencies: [
-            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage", "HTTPCommon",
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage", "HTTPCommon", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +91,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
-        ], resources: [.copy("Templates")]),
+        ], resources: [.copy("Templates"), .copy("OpenAPI")]),
 
         // Thin executables: read configuration, build the services, run them.
         .executableTarget(name: "ingest", dependencies: ["HTTPAPI", "Pipeline"]),

@@ -56,14 +56,43 @@ public struct FetchFailure: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// When the server said to come back (`Retry-After`, capped), or the host's cool-down.
     public var retryAfter: Duration?
+    /// The HTTP status of a response that was not a success; nil when none came.
+    public var statusCode: Int?
+
+    public init(error: HalfsizeError, kind: Kind, retryAfter: Duration? = nil, statusCode: Int? = nil) {
+        self.error = error
+        self.kind = kind
+        self.retryAfter = retryAfter
+        self.statusCode = statusCode
+    }
 
     public var description: String { "\(error) (\(kind))" }
 }
 
 public struct FetchedResource: Sendable {
+    public var statusCode: Int
     public var bytes: [UInt8]
     public var contentType: String?
     public var finalURL: String
+}
+
+/// What the fetcher sends: a GET for an image, a POST for a webhook.
+public struct OutboundRequest: Sendable {
+    public var url: String
+    /// Sent as a POST when set.
+    public var body: [UInt8]?
+    /// Whole header lines, `Name: value`.
+    public var headers: [String]
+    public var followRedirects: Bool
+
+    public static func get(_ url: String) -> OutboundRequest {
+        OutboundRequest(url: url, body: nil, headers: [], followRedirects: true)
+    }
+
+    /// A POST that is not redirected: a redirect answer counts as a failed delivery.
+    public static func post(_ url: String, body: [UInt8], headers: [String]) -> OutboundRequest {
+        OutboundRequest(url: url, body: body, headers: headers, followRedirects: false)
+    }
 }
 
 /// Turns libcurl's codes into thrown errors: the one place that reads them.
@@ -79,13 +108,14 @@ enum CurlStatus {
 /// Every connection, redirects included, passes the address guard before it is opened.
 public final class Fetcher: Service, Sendable {
     final class Request: Sendable {
-        let url: String
+        let outbound: OutboundRequest
+        var url: String { outbound.url }
         /// The host the per-host limit and cool-down apply to (lowercased; the URL itself when unparsable).
         let host: String
         let continuation: CheckedContinuation<FetchedResource, any Error>
-        init(url: String, continuation: CheckedContinuation<FetchedResource, any Error>) {
-            self.url = url
-            self.host = URLComponents(string: url)?.host?.lowercased() ?? url
+        init(_ outbound: OutboundRequest, continuation: CheckedContinuation<FetchedResource, any Error>) {
+            self.outbound = outbound
+            self.host = URLComponents(string: outbound.url)?.host?.lowercased() ?? outbound.url
             self.continuation = continuation
         }
     }
@@ -113,13 +143,19 @@ public final class Fetcher: Service, Sendable {
 
     deinit { curl_multi_cleanup(multi) }
 
-    /// Downloads `url`. Throws `FetchFailure` for what the server or the address did, and
-    /// `HalfsizeError` when the fetcher itself is stopping (a fault of ours: try again elsewhere).
+    /// Downloads `url`.
     public func fetch(_ url: String) async throws -> FetchedResource {
+        try await send(.get(url))
+    }
+
+    /// Sends a request; a 2xx answer is returned. Throws `FetchFailure` for what the server or
+    /// the address did, and `HalfsizeError` when the fetcher itself is stopping (a fault of ours:
+    /// try again elsewhere).
+    public func send(_ outbound: OutboundRequest) async throws -> FetchedResource {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = shared.withLock { shared -> Bool in
                 guard !shared.stopping else { return false }
-                shared.requests.append(Request(url: url, continuation: continuation))
+                shared.requests.append(Request(outbound, continuation: continuation))
                 return true
             }
             if accepted {
@@ -266,6 +302,8 @@ final class Transfer {
     let easy: UnsafeMutableRawPointer
     let guardState: UnsafeMutablePointer<hs_address_guard>
     let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The request's header lines, owned here because libcurl keeps only the pointer.
+    var headerList: UnsafeMutablePointer<curl_slist>?
     let maximumBytes: Int
     var body: [UInt8] = []
     var exceededLimit = false
@@ -284,7 +322,7 @@ final class Transfer {
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_URL, request.url), "invalid URL \(request.url)")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "cannot limit protocols")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "cannot limit redirect protocols")
-        try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 1), "cannot follow redirects")
+        try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, request.outbound.followRedirects ? 1 : 0), "cannot follow redirects")
         try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_MAXREDIRS, settings.maximumRedirects), "cannot bound redirects")
         try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds), "cannot set timeouts")
         try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_TIMEOUT_MS, settings.totalTimeoutMilliseconds), "cannot set timeouts")
@@ -299,12 +337,26 @@ final class Transfer {
         try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_LOW_SPEED_TIME, settings.lowSpeedSeconds), "cannot set the low-speed limit")
         try CurlStatus.check(hs_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "cannot set the error buffer")
         try CurlStatus.check(hs_curl_install_address_guard(easy, guardState), "cannot install the address guard")
+        if let body = request.outbound.body {
+            try CurlStatus.check(hs_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "cannot set the body size")
+            // COPYPOSTFIELDS: libcurl keeps its own copy of the body.
+            try CurlStatus.check(body.withUnsafeBytes { hs_curl_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress)) },
+                                 "cannot set the body")
+        }
+        for line in request.outbound.headers {
+            guard let appended = curl_slist_append(headerList, line) else { throw HalfsizeError(.outOfMemory, "cannot add a header") }
+            headerList = appended
+        }
+        if let headerList {
+            try CurlStatus.check(hs_curl_set_pointer(easy, CURLOPT_HTTPHEADER, headerList), "cannot set the headers")
+        }
         try CurlStatus.check(hs_curl_set_write_function(easy, transferWrite, Unmanaged.passUnretained(self).toOpaque()),
                              "cannot set the write function")
     }
 
     deinit {
         curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
         guardState.deallocate()
         errorBuffer.deallocate()
     }
@@ -350,7 +402,7 @@ final class Transfer {
             throw FetchFailure(error: HalfsizeError(.blockedAddress, "refused to connect to \(address): loopback, private, link-local and other special-purpose addresses are not downloaded (set HALFSIZE_ALLOW_PRIVATE_NETWORKS=true to allow them)"), kind: .permanent)
         }
         if exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
-            throw FetchFailure(error: HalfsizeError(.downloadTooLarge, "the image is larger than the \(maximumBytes) byte limit"), kind: .permanent)
+            throw FetchFailure(error: HalfsizeError(.downloadTooLarge, "the response is larger than the \(maximumBytes) byte limit"), kind: .permanent)
         }
         if code == CURLE_OPERATION_TIMEDOUT {
             throw FetchFailure(error: HalfsizeError(.downloadTimeout, "the download timed out or stalled: \(String(cString: errorBuffer))"), kind: .transient)
@@ -363,14 +415,14 @@ final class Transfer {
         let status = self.status
         guard (200..<300).contains(status) else {
             let error = HalfsizeError(.httpStatus, "the server answered HTTP \(status) \(HTTPReason.phrase(status))")
-            guard Self.transientStatuses.contains(status) else { throw FetchFailure(error: error, kind: .permanent) }
-            throw FetchFailure(error: error, kind: .transient, retryAfter: retryAfter().map { min($0, maximumRetryAfter) })
+            guard Self.transientStatuses.contains(status) else { throw FetchFailure(error: error, kind: .permanent, statusCode: status) }
+            throw FetchFailure(error: error, kind: .transient, retryAfter: retryAfter().map { min($0, maximumRetryAfter) }, statusCode: status)
         }
         var contentType: UnsafePointer<CChar>?
         _ = hs_curl_get_string(easy, CURLINFO_CONTENT_TYPE, &contentType)
         var effective: UnsafePointer<CChar>?
         _ = hs_curl_get_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
-        return FetchedResource(bytes: body, contentType: contentType.map { String(cString: $0) },
+        return FetchedResource(statusCode: status, bytes: body, contentType: contentType.map { String(cString: $0) },
                                finalURL: effective.map { String(cString: $0) } ?? request.url)
     }
 

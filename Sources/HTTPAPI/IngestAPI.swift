@@ -22,10 +22,13 @@ public struct IngestAPI: Sendable {
     let maximumUploadBytes: Int
     let adminToken: String?
     let pages: MustacheLibrary
+    /// The OpenAPI document served at `/openapi.yaml`.
+    let contract: ByteBuffer
     let throughput: ThroughputHistory
 
     public init(intake: JobIntake, store: JobStore, objects: any ObjectStore, broker: BrokerConnection, queues: QueueMonitor,
-                urls: PublicURLs, maximumUploadBytes: Int, adminToken: String?, pages: MustacheLibrary, throughput: ThroughputHistory) {
+                urls: PublicURLs, maximumUploadBytes: Int, adminToken: String?, pages: MustacheLibrary, contract: ByteBuffer,
+                throughput: ThroughputHistory) {
         self.adminToken = adminToken
         self.intake = intake
         self.store = store
@@ -35,6 +38,7 @@ public struct IngestAPI: Sendable {
         self.urls = urls
         self.maximumUploadBytes = maximumUploadBytes
         self.pages = pages
+        self.contract = contract
         self.throughput = throughput
     }
 
@@ -46,11 +50,23 @@ public struct IngestAPI: Sendable {
         return try await MustacheLibrary(directory: directory.path)
     }
 
+    /// The API's OpenAPI 3.1 document (`OpenAPI/openapi.yaml`).
+    public static func loadContract() throws -> ByteBuffer {
+        guard let url = Bundle.module.url(forResource: "OpenAPI/openapi", withExtension: "yaml"),
+              let data = FileManager.default.contents(atPath: url.path) else {
+            throw HalfsizeError(.invalidConfiguration, "the OpenAPI document is missing from ingest's resources")
+        }
+        return ByteBuffer(bytes: data)
+    }
+
     public func router() -> Router<PeerRequestContext> {
         let router = Router(context: PeerRequestContext.self)
         router.add(middleware: MetricsMiddleware())
         addPages(to: router)
         router.get("/healthz") { _, _ in await health() }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: contract))
+        }
         let admin = AdminAccessMiddleware<PeerRequestContext>(token: adminToken)
         router.group("/api/v1/queues").add(middleware: admin).get { _, _ in await queueOverview() }
         router.group("/metrics").add(middleware: admin).get { _, _ in Telemetry.exposition() }
@@ -80,35 +96,23 @@ public struct IngestAPI: Sendable {
         case refused(HTTPResponse.Status, HalfsizeError)
     }
 
-    /// Reads the CSV from a multipart form (field `file`) or a `text/csv` body and submits it.
-    func receiveUpload(_ request: Request, logger: Logger) async -> UploadOutcome {
-        var request = request
-        let body: [UInt8]
-        do {
-            body = Array(buffer: try await request.collectBody(upTo: maximumUploadBytes))
-        } catch {
-            return .refused(.contentTooLarge, HalfsizeError(.uploadTooLarge, "the upload is larger than \(maximumUploadBytes) bytes; split the CSV"))
-        }
-        let contentType = request.headers[.contentType] ?? ""
-        let csv: [UInt8]
+    /// What an upload carried.
+    struct UploadForm {
+        var csv: [UInt8]
         var filename: String?
-        if let boundary = MultipartForm.boundary(contentType: contentType) {
-            guard let parts = MultipartForm.parse(body, boundary: boundary) else {
-                return .refused(.badRequest, HalfsizeError(.invalidUpload, "the multipart body is malformed"))
-            }
-            guard let file = parts.first(where: { $0.name == "file" }) else {
-                return .refused(.badRequest, HalfsizeError(.invalidUpload, "the form has no \"file\" field; send the CSV as the field named file"))
-            }
-            csv = file.body
-            filename = file.filename.map { String($0.prefix(255)) }
-        } else if contentType.lowercased().hasPrefix("text/csv") || contentType.lowercased().hasPrefix("application/csv") {
-            csv = body
-        } else {
-            return .refused(.unsupportedMediaType, HalfsizeError(.invalidUpload,
-                "send the CSV as multipart/form-data (field \"file\") or with Content-Type text/csv, not \"\(contentType)\""))
+        var webhookURL: String?
+    }
+
+    /// Reads the CSV from a multipart form (field `file`, optional field `webhook_url`) or a
+    /// `text/csv` body (optional query parameter `webhook_url`) and submits it.
+    func receiveUpload(_ request: Request, logger: Logger) async -> UploadOutcome {
+        let form: UploadForm
+        switch await readUpload(request) {
+        case .success(let read): form = read
+        case .failure(let refusal): return .refused(refusal.status, refusal.error)
         }
         do {
-            switch try await intake.submit(csv: csv, filename: filename) {
+            switch try await intake.submit(csv: form.csv, filename: form.filename, webhookURL: form.webhookURL) {
             case .accepted(let reference, let images): return .accepted(reference, images: images)
             case .invalid(let failure): return .invalid(failure)
             }
@@ -117,6 +121,59 @@ public struct IngestAPI: Sendable {
         } catch {
             logger.error("upload failed", metadata: ["error": "\(error)"])
             return .refused(.serviceUnavailable, HalfsizeError(.databaseError, "the job could not be stored: \(error)"))
+        }
+    }
+
+    struct Refusal: Error {
+        var status: HTTPResponse.Status
+        var error: HalfsizeError
+    }
+
+    /// Streams the body in: a declared Content-Length over the limit is refused before a byte is
+    /// read, and a body that passes the limit while arriving is refused there.
+    func readUpload(_ request: Request) async -> Result<UploadForm, Refusal> {
+        let tooLarge = Refusal(status: .contentTooLarge,
+                               error: HalfsizeError(.uploadTooLarge, "the upload is larger than \(maximumUploadBytes) bytes; split the CSV"))
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maximumUploadBytes {
+            return .failure(tooLarge)
+        }
+        let contentType = request.headers[.contentType] ?? ""
+        // Hummingbird hands query values over as sent.
+        let queryWebhook = request.uri.queryParameters.get("webhook_url").map { String($0).removingPercentEncoding ?? String($0) }
+        var received = 0
+        do {
+            if let boundary = MultipartFormReader.boundary(contentType: contentType) {
+                let reader = MultipartFormReader(boundary: boundary)
+                for try await chunk in request.body {
+                    received += chunk.readableBytes
+                    guard received <= maximumUploadBytes else { return .failure(tooLarge) }
+                    try reader.consume(chunk)
+                }
+                let parts = try reader.finish()
+                guard let file = parts.first(where: { $0.name == "file" }) else {
+                    return .failure(Refusal(status: .badRequest, error: HalfsizeError(.invalidUpload,
+                        "the form has no \"file\" field; send the CSV as the field named file")))
+                }
+                let webhook = parts.first { $0.name == "webhook_url" }.map { String(decoding: $0.body, as: UTF8.self) } ?? queryWebhook
+                return try .success(UploadForm(csv: file.body, filename: file.filename.map { String($0.prefix(255)) },
+                                               webhookURL: WebhookAddress.validated(webhook)))
+            }
+            let type = contentType.lowercased()
+            guard type.hasPrefix("text/csv") || type.hasPrefix("application/csv") else {
+                return .failure(Refusal(status: .unsupportedMediaType, error: HalfsizeError(.invalidUpload,
+                    "send the CSV as multipart/form-data (field \"file\") or with Content-Type text/csv, not \"\(contentType.prefix(100))\"")))
+            }
+            var csv: [UInt8] = []
+            for try await chunk in request.body {
+                received += chunk.readableBytes
+                guard received <= maximumUploadBytes else { return .failure(tooLarge) }
+                csv.append(contentsOf: chunk.readableBytesView)
+            }
+            return try .success(UploadForm(csv: csv, filename: nil, webhookURL: WebhookAddress.validated(queryWebhook)))
+        } catch let error as HalfsizeError {
+            return .failure(Refusal(status: error.code == .invalidWebhookURL ? .unprocessableContent : .badRequest, error: error))
+        } catch {
+            return .failure(Refusal(status: .badRequest, error: HalfsizeError(.invalidUpload, "the upload could not be read: \(error)")))
         }
     }
 

@@ -45,7 +45,8 @@ public enum IngestServer {
         }
         let api = IngestAPI(intake: intake, store: runtime.store, objects: runtime.objects, broker: broker, queues: queues,
                             urls: settings.common.publicURLs, maximumUploadBytes: settings.maximumUploadBytes,
-                            adminToken: settings.common.adminToken, pages: try await IngestAPI.loadPages(), throughput: throughput)
+                            adminToken: settings.common.adminToken, pages: try await IngestAPI.loadPages(), contract: try IngestAPI.loadContract(),
+                            throughput: throughput)
         let application = Application(
             router: api.router(),
             configuration: .init(address: .hostname(settings.address.host, port: settings.address.port), serverName: "halfsize"),

@@ -133,7 +133,7 @@ struct ErrorView {
 }
 
 struct ProblemsView {
-    struct Problem { var row: Int, column: String, code: String, message: String, advice: String }
+    struct Problem { var row: Int, column: String, value: String, code: String, message: String, advice: String }
     static let listed = 200
 
     var total: Int
@@ -146,7 +146,7 @@ struct ProblemsView {
         capped = failure.problems.count > Self.listed
         listed = min(failure.problems.count, Self.listed)
         problems = failure.problems.prefix(Self.listed).map { problem in
-            Problem(row: problem.row, column: problem.column ?? "—", code: problem.code.rawValue, message: problem.message,
+            Problem(row: problem.row, column: problem.column ?? "—", value: problem.value ?? "", code: problem.code.rawValue, message: problem.message,
                     advice: ErrorAdvice.text(for: problem.code.rawValue))
         }
     }
@@ -171,6 +171,30 @@ struct StatusView {
     var outputCSV: String?
     var filesExpired: Bool
     var retryable: Bool
+    var webhook: Webhook?
+
+    struct Webhook {
+        struct Attempt { var attempt: Int, at: String, answer: String, problem: String }
+        var url: String
+        var stateText: String
+        var attempts: [Attempt]
+        var hasAttempts: Bool
+
+        init(_ report: WebhookReport) {
+            url = report.url
+            stateText = switch report.state {
+            case "delivered": "Told (delivered) at"
+            case "failed": "Could not be told (failed, no more attempts):"
+            case "pending": "Being told (pending\(report.nextAttemptAt.map { ", next attempt at \($0) UTC" } ?? "")):"
+            default: "Will be told when the job ends:"
+            }
+            attempts = report.attempts.map { attempt in
+                Attempt(attempt: attempt.attempt, at: attempt.at, answer: attempt.statusCode.map { "HTTP \($0)" } ?? "no answer",
+                        problem: attempt.error.map { "\($0.message) (\($0.code))" } ?? "")
+            }
+            hasAttempts = !attempts.isEmpty
+        }
+    }
 
     init(_ report: JobReport, thumbnails: [String], urls: PublicURLs) {
         reference = report.reference.rawValue
@@ -199,6 +223,7 @@ struct StatusView {
         filesExpired = report.filesExpiredAt != nil
         outputCSV = report.status.isFinal && report.outputKey != nil && !filesExpired ? urls.outputCSV(report.reference) : nil
         retryable = JobStatus.retryable.contains(report.status) && report.images.failed > 0 && !filesExpired
+        webhook = report.webhook.map(Webhook.init)
     }
 
     static let words: [JobStatus: String] = [
@@ -228,6 +253,7 @@ enum ErrorAdvice {
         case .malformedCSV: "The file is not valid CSV here (often a quote that is never closed): save it again as CSV UTF-8."
         case .invalidCSV, .invalidUpload: "Choose a .csv file saved as CSV UTF-8 and upload it again."
         case .uploadTooLarge: "Split the sheet into smaller files and upload each."
+        case .invalidWebhookURL: "Give the full address (https://…) the job's end should be posted to, or leave the field empty."
         case .blockedAddress: "The address points into a private network, which is not downloaded: use the image's public address."
         case .httpStatus: "The supplier's server refused the image: check the address opens in a browser."
         case .downloadTimeout: "The supplier's server was too slow: try again later, or ask the supplier."

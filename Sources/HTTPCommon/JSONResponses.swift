@@ -25,13 +25,23 @@ public enum JSONBody {
     }
 }
 
-/// `{"error": {"code", "message", "details"?}}`, the shape of every API error.
+/// `{"error": {"code", "message", "details"}}`, the shape of every API error (`details` null when
+/// there is nothing more to say).
 public enum APIError {
     struct Body<Details: Encodable>: Encodable {
         struct Inner: Encodable {
             var code: String
             var message: String
             var details: Details?
+
+            enum CodingKeys: String, CodingKey { case code, message, details }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(code, forKey: .code)
+                try container.encode(message, forKey: .message)
+                try container.encode(details, forKey: .details)  // null, not absent
+            }
         }
         var error: Inner
     }

@@ -15,6 +15,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case invalidCSV = "invalid_csv"
     case invalidUpload = "invalid_upload"
     case uploadTooLarge = "upload_too_large"
+    case invalidWebhookURL = "invalid_webhook_url"
     // Downloads
     case blockedAddress = "blocked_address"
     case httpStatus = "http_status"

@@ -5,6 +5,8 @@ public enum StageQueue: String, Sendable, CaseIterable {
     case download = "halfsize.download"
     case resize = "halfsize.resize"
     case csv = "halfsize.csv"
+    /// Finished jobs whose webhook is due (csv-writer delivers them).
+    case webhook = "halfsize.webhook"
     /// Messages a stage queue dead-lettered (delivery limit reached, or rejected as undecodable).
     case dead = "halfsize.dead"
 }

@@ -91,9 +91,11 @@ public struct JobReport: Sendable, Encodable, Equatable {
     /// When the retention sweep removed the job's files; nil while they are kept.
     public var filesExpiredAt: String?
     public var outputKey: String?
+    /// The webhook given at upload and its delivery attempts; nil without one.
+    public var webhook: WebhookReport?
 
     enum CodingKeys: String, CodingKey {
-        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, retrying, grown, error
+        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, retrying, grown, error, webhook
         case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at", filesExpiredAt = "files_expired_at"
     }
 }
@@ -122,7 +124,8 @@ extension JobStore {
                        to_char(created_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS created_at,
                        to_char(updated_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS updated_at,
                        to_char(finished_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS finished_at,
-                       to_char(files_expired_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS files_expired_at
+                       to_char(files_expired_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS files_expired_at,
+                       webhook_url IS NOT NULL AS has_webhook
                 FROM jobs WHERE reference = $1
                 """, [reference.rawValue])
             guard jobs.count == 1, let id = jobs.int(0, "id"),
@@ -150,6 +153,7 @@ extension JobStore {
                 SELECT id, row_number, position, source_url, bytes_in, bytes_out
                 FROM items WHERE job_id = $1 AND grew ORDER BY row_number, position
                 """, [String(id)])
+            let webhook = jobs.value(0, "has_webhook") == "t" ? try Self.webhookReport(connection, jobID: id) : nil
             let bytesIn = counts.int(0, "bytes_in") ?? 0
             let bytesOut = counts.int(0, "bytes_out") ?? 0
             let jobError = jobs.value(0, "error_code").map { JobReport.JobError(code: $0, message: jobs.value(0, "error_message") ?? "") }
@@ -185,7 +189,7 @@ extension JobStore {
                 error: jobError,
                 createdAt: jobs.value(0, "created_at") ?? "", updatedAt: jobs.value(0, "updated_at") ?? "",
                 finishedAt: jobs.value(0, "finished_at"), filesExpiredAt: jobs.value(0, "files_expired_at"),
-                outputKey: jobs.value(0, "output_key"))
+                outputKey: jobs.value(0, "output_key"), webhook: webhook)
         }
     }
 

@@ -210,7 +210,8 @@ extension JobStore {
             }
             try connection.query("""
                 UPDATE jobs SET status = 'processing', remaining = remaining + $2, published_at = NULL, finished_at = NULL,
-                    error_code = NULL, error_message = NULL, updated_at = now()
+                    error_code = NULL, error_message = NULL, updated_at = now(),
+                    webhook_state = NULL, webhook_next_at = NULL  -- the next finish starts a new round
                 WHERE id = $1
                 """, [String(jobID), String(itemIDs.count)])
             try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .ingest, status: "retried",

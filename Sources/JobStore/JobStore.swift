@@ -12,6 +12,8 @@ public enum Stage: String, Sendable, Codable {
     case reaper
     /// csv-writer's sweep for files past their retention.
     case retention
+    /// csv-writer's consumer of `halfsize.webhook`, which tells a job's webhook it ended.
+    case webhook
 }
 
 public struct NewItem: Sendable, Equatable {
@@ -90,6 +92,14 @@ public struct Settlement: Sendable, Equatable {
     public var jobReadyForCSV: Bool
 }
 
+/// A job that has just reached a final state. `notifies` is true when it has a webhook, now due.
+public struct FinishedJob: Sendable, Equatable {
+    public var id: Int64
+    public var reference: JobReference
+    public var status: JobStatus
+    public var notifies: Bool
+}
+
 public struct JobForWriting: Sendable {
     public var id: Int64
     public var reference: JobReference
@@ -119,12 +129,12 @@ public struct JobStore: Sendable {
     /// Creates the job and one pending item per image in one transaction. The job is in the outbox
     /// (`published_at` NULL) until `markPublished`: the relay publishes it if its creator cannot.
     public func createJob(reference: JobReference, inputFilename: String?, inputKey: String, rowCount: Int,
-                          items: [NewItem]) async throws -> CreatedJob {
+                          items: [NewItem], webhookURL: String? = nil) async throws -> CreatedJob {
         try await pool.transaction { connection in
             let job = try connection.query("""
-                INSERT INTO jobs (reference, status, input_filename, input_key, row_count, image_count, remaining)
-                VALUES ($1, 'queued', $2, $3, $4, $5, $5) RETURNING id
-                """, [reference.rawValue, inputFilename, inputKey, String(rowCount), String(items.count)])
+                INSERT INTO jobs (reference, status, input_filename, input_key, row_count, image_count, remaining, webhook_url)
+                VALUES ($1, 'queued', $2, $3, $4, $5, $5, $6) RETURNING id
+                """, [reference.rawValue, inputFilename, inputKey, String(rowCount), String(items.count), webhookURL])
             guard let jobID = job.int(0, "id") else { throw DatabaseError(sqlState: nil, message: "no job id returned", connectionLost: false) }
             let inserted = try connection.query("""
                 INSERT INTO items (job_id, row_number, serial_number, position, source_url, status)
@@ -264,9 +274,10 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// writing → completed | completed_with_errors | failed, decided by the items' outcomes.
+    /// writing → completed | completed_with_errors | failed, decided by the items' outcomes. Nil
+    /// when the job was not writing (a redelivery).
     @discardableResult
-    public func finishJob(jobID: Int64, outputKey: String) async throws -> JobStatus? {
+    public func finishJob(jobID: Int64, outputKey: String) async throws -> FinishedJob? {
         try await pool.transaction { connection in
             let counts = try connection.query("""
                 SELECT count(*) FILTER (WHERE status = 'resized') AS resized, count(*) FILTER (WHERE status = 'failed') AS failed
@@ -274,26 +285,40 @@ public struct JobStore: Sendable {
                 """, [String(jobID)])
             let status = JobStatus.final(resized: Int(counts.int(0, "resized") ?? 0), failed: Int(counts.int(0, "failed") ?? 0))
             let moved = try connection.query("""
-                UPDATE jobs SET status = $2, output_key = $3, updated_at = now(), finished_at = now()
-                WHERE id = $1 AND status = 'writing' RETURNING id
+                UPDATE jobs SET status = $2, output_key = $3, updated_at = now(), finished_at = now(), \(Self.webhookDue)
+                WHERE id = $1 AND status = 'writing' RETURNING reference, webhook_url IS NOT NULL AS notifies
                 """, [String(jobID), status.rawValue, outputKey])
-            guard moved.count == 1 else { return nil }
+            guard let finished = Self.finishedJob(moved, id: jobID, status: status) else { return nil }
             try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .csvWriter, status: status.rawValue)
-            return status
+            return finished
         }
     }
 
     /// Any non-final status → failed, for a job that cannot go on (its messages could not be sent).
-    public func failJob(jobID: Int64, stage: Stage, error: HalfsizeError) async throws {
+    /// Nil when the job was already final.
+    @discardableResult
+    public func failJob(jobID: Int64, stage: Stage, error: HalfsizeError) async throws -> FinishedJob? {
         try await pool.transaction { connection in
             let moved = try connection.query("""
-                UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, updated_at = now(), finished_at = now()
-                WHERE id = $1 AND status IN ('queued', 'processing', 'writing') RETURNING id
+                UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, updated_at = now(), finished_at = now(),
+                       \(Self.webhookDue)
+                WHERE id = $1 AND status IN ('queued', 'processing', 'writing') RETURNING reference, webhook_url IS NOT NULL AS notifies
                 """, [String(jobID), error.code.rawValue, error.message])
-            if moved.count == 1 {
-                try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: stage, status: JobStatus.failed.rawValue, error: error)
-            }
+            guard let finished = Self.finishedJob(moved, id: jobID, status: .failed) else { return nil }
+            try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: stage, status: JobStatus.failed.rawValue, error: error)
+            return finished
         }
+    }
+
+    /// The assignments that make a finishing job's webhook due at once (each finish, a retried
+    /// job's too, gets its own round of attempts).
+    static let webhookDue = """
+        webhook_state = CASE WHEN webhook_url IS NULL THEN NULL ELSE 'pending' END, webhook_attempts = 0, webhook_next_at = now()
+        """
+
+    static func finishedJob(_ moved: QueryRows, id: Int64, status: JobStatus) -> FinishedJob? {
+        guard moved.count == 1, let reference = moved.value(0, "reference").flatMap(JobReference.init) else { return nil }
+        return FinishedJob(id: id, reference: reference, status: status, notifies: moved.value(0, "notifies") == "t")
     }
 
     // MARK: - Shared steps

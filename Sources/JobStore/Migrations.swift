@@ -95,6 +95,28 @@ public enum Migrations {
             ALTER TABLE jobs ADD COLUMN files_expired_at timestamptz;
             CREATE INDEX jobs_files_kept ON jobs (finished_at) WHERE finished_at IS NOT NULL AND files_expired_at IS NULL;
             """),
+        Migration(version: 4, name: "webhooks", sql: """
+            -- webhook_state is NULL without a webhook, 'pending' from the moment the job is final until
+            -- the receiver took it ('delivered') or the attempts ran out ('failed'). webhook_next_at is
+            -- when the next attempt is due, or how long a claimed attempt is leased.
+            ALTER TABLE jobs
+                ADD COLUMN webhook_url      text,
+                ADD COLUMN webhook_state    text CHECK (webhook_state IN ('pending', 'delivered', 'failed')),
+                ADD COLUMN webhook_attempts integer NOT NULL DEFAULT 0,
+                ADD COLUMN webhook_next_at  timestamptz;
+            CREATE INDEX jobs_webhook_pending ON jobs (webhook_next_at) WHERE webhook_state = 'pending';
+            CREATE TABLE webhook_attempts (
+                id            bigserial PRIMARY KEY,
+                job_id        bigint NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                attempt       integer NOT NULL,
+                status_code   integer,
+                error_code    text,
+                error_message text,
+                duration_ms   integer NOT NULL,
+                at            timestamptz NOT NULL DEFAULT clock_timestamp()
+            );
+            CREATE INDEX webhook_attempts_by_job ON webhook_attempts (job_id, id);
+            """),
     ]
 
     /// Applies every migration the database lacks. Safe to run from many processes at once.

@@ -27,16 +27,16 @@ public struct CSVHandler: StageHandler {
             return []
         }
         guard let input = try await objects.get(job.inputKey) else {
-            try await store.failJob(jobID: job.id, stage: stage, error: HalfsizeError(.storageError, "the uploaded CSV is missing from storage"))
-            return []
+            let failed = try await store.failJob(jobID: job.id, stage: stage, error: HalfsizeError(.storageError, "the uploaded CSV is missing from storage"))
+            return failed?.webhookMessages ?? []
         }
         let sheet: ProductSheet
         switch ProductSheet.validate(bytes: input) {
         case .success(let validated):
             sheet = validated
         case .failure(let failure):
-            try await store.failJob(jobID: job.id, stage: stage, error: HalfsizeError(.invalidCSV, "the stored upload no longer validates: \(failure.summary)"))
-            return []
+            let failed = try await store.failJob(jobID: job.id, stage: stage, error: HalfsizeError(.invalidCSV, "the stored upload no longer validates: \(failure.summary)"))
+            return failed?.webhookMessages ?? []
         }
         var outputNames: [Int: [Int: String]] = [:]
         for item in try await store.itemsForOutput(jobID: job.id) where item.status == .resized {
@@ -49,14 +49,13 @@ public struct CSVHandler: StageHandler {
         }
         let outputKey = ObjectKey.output(job.reference)
         try await objects.put(outputKey, Array(csv.utf8))
-        let status = try await store.finishJob(jobID: job.id, outputKey: outputKey)
-        logger.info("job finished", metadata: ["status": "\(status?.rawValue ?? "unchanged")"])
-        if let status { JobMetrics.finished(status) }
-        return []
+        let finished = try await store.finishJob(jobID: job.id, outputKey: outputKey)
+        logger.info("job finished", metadata: ["status": "\(finished?.status.rawValue ?? "unchanged")"])
+        if let finished { JobMetrics.finished(finished.status) }
+        return finished?.webhookMessages ?? []
     }
 
     public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
-        try await store.failJob(jobID: message.jobID, stage: stage, error: error)
-        return []
+        try await store.failJob(jobID: message.jobID, stage: stage, error: error)?.webhookMessages ?? []
     }
 }

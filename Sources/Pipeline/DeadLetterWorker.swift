@@ -6,8 +6,8 @@ import Messaging
 import ServiceLifecycle
 
 /// Consumes `halfsize.dead`: keeps each dead-lettered message in the `dead_letters` table and
-/// fails the image it names with `dead_lettered` (or the job, for a csv message), so the job still
-/// finishes. Idempotent: an image already settled stays as it is. While the database is away it
+/// fails the image it names with `dead_lettered` (the job, for a csv message; the job's webhook,
+/// for a webhook message), so the job still finishes. Idempotent: an image already settled stays as it is. While the database is away it
 /// requeues after a 2 s pause (this queue has no delivery limit).
 public struct DeadLetterWorker: Service {
     let broker: BrokerConnection
@@ -42,8 +42,10 @@ public struct DeadLetterWorker: Service {
             var next: [OutgoingMessage] = []
             if let itemID {
                 next = try await store.failItem(itemID, error, stage: .deadLetters)
+            } else if let jobID, delivery.deathQueue == StageQueue.webhook.rawValue {
+                try await store.failWebhook(jobID: jobID)
             } else if let jobID {
-                try await store.failJob(jobID: jobID, stage: .deadLetters, error: error)
+                next = try await store.failJob(jobID: jobID, stage: .deadLetters, error: error)?.webhookMessages ?? []
             }
             try await broker.publish(next)
             broker.ack(delivery)

@@ -31,7 +31,8 @@ public struct JobIntake: Sendable {
         self.logger = logger
     }
 
-    public func submit(csv: [UInt8], filename: String?) async throws -> Outcome {
+    /// `webhookURL` must have passed `WebhookAddress.validated`.
+    public func submit(csv: [UInt8], filename: String?, webhookURL: String? = nil) async throws -> Outcome {
         let sheet: ProductSheet
         let limits = self.limits
         // Off the cooperative pool: a 30 MB CSV takes a while to parse.
@@ -52,7 +53,7 @@ public struct JobIntake: Sendable {
         let job: CreatedJob
         do {
             job = try await store.createJob(reference: reference, inputFilename: filename, inputKey: inputKey,
-                                            rowCount: sheet.rows.count, items: items)
+                                            rowCount: sheet.rows.count, items: items, webhookURL: webhookURL)
         } catch {
             // The COMMIT may have succeeded with its reply lost: then the job exists, and the relay
             // will publish it. Only a job that is not there is refused.

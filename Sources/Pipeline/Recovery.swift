@@ -53,6 +53,15 @@ public struct Recovery: Sendable {
         }
     }
 
+    /// Webhooks whose attempt is overdue by `age` lost their message (a sender died holding it,
+    /// or the job's finish was not followed by its publish): their message is sent again.
+    public func resendOverdueWebhooks(olderThan age: Duration) async throws {
+        let overdue = try await store.overdueWebhooks(overdue: age)
+        guard !overdue.isEmpty else { return }
+        try await broker.publish(overdue.map { OutgoingMessage(.webhook, StageMessage(job: $0.reference, jobID: $0.jobID)) })
+        logger.notice("resent overdue webhooks", metadata: ["jobs": "\(overdue.count)"])
+    }
+
     /// The retention sweep: finished jobs older than `retention` lose their files (upload, output,
     /// originals, images); their rows stay and say when.
     public func expireFiles(olderThan retention: Duration, objects: any ObjectStore) async throws {

@@ -1,4 +1,7 @@
 import Foundation
+import HalfsizeCore
+import MultipartKit
+import NIOCore
 
 /// One part of a multipart/form-data body.
 public struct MultipartPart: Sendable, Equatable {
@@ -8,8 +11,15 @@ public struct MultipartPart: Sendable, Equatable {
     public var body: [UInt8]
 }
 
-/// A small multipart/form-data reader (RFC 7578): enough for a file field and text fields.
-public enum MultipartForm {
+/// Reads a multipart/form-data body (RFC 7578) chunk by chunk as it arrives, with multipart-kit's
+/// streaming parser: no search over a whole buffered body, and a part is complete only when its
+/// closing boundary was seen.
+public final class MultipartFormReader {
+    private let parser: MultipartParser
+    private var parts: [MultipartPart] = []
+    private var current: MultipartPart?
+    private var failure: HalfsizeError?
+
     /// The boundary parameter of a `multipart/form-data` Content-Type, or nil.
     public static func boundary(contentType: String) -> String? {
         let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -17,44 +27,61 @@ public enum MultipartForm {
         for parameter in parts.dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
             guard pair.count == 2, pair[0].lowercased() == "boundary" else { continue }
-            var value = pair[1]
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value.isEmpty ? nil : value
+            let value = unquoted(pair[1])
+            // RFC 2046: 1 to 70 characters.
+            return (1...70).contains(value.utf8.count) ? value : nil
         }
         return nil
     }
 
-    /// Splits a body into parts; nil when it is not well-formed multipart.
-    public static func parse(_ body: [UInt8], boundary: String) -> [MultipartPart]? {
-        let delimiter = Array("--\(boundary)".utf8)
-        var parts: [MultipartPart] = []
-        guard var cursor = find(delimiter, in: body, from: 0) else { return nil }
-        while true {
-            cursor += delimiter.count
-            if body[cursor...].starts(with: Array("--".utf8)) { return parts }  // the closing delimiter
-            guard body[cursor...].starts(with: [13, 10]) else { return nil }
-            cursor += 2
-            guard let headerEnd = find([13, 10, 13, 10], in: body, from: cursor) else { return nil }
-            let headerText = String(decoding: body[cursor..<headerEnd], as: UTF8.self)
-            let contentStart = headerEnd + 4
-            guard let next = find([13, 10] + delimiter, in: body, from: contentStart) else { return nil }
-            var part = MultipartPart(name: nil, filename: nil, contentType: nil, body: Array(body[contentStart..<next]))
-            for line in headerText.split(separator: "\r\n") {
-                let pair = line.split(separator: ":", maxSplits: 1)
-                guard pair.count == 2 else { continue }
-                let value = pair[1].trimmingCharacters(in: .whitespaces)
-                switch pair[0].lowercased() {
-                case "content-disposition":
-                    part.name = parameter("name", in: value)
-                    part.filename = parameter("filename", in: value)
-                case "content-type":
-                    part.contentType = value
-                default:
-                    break
-                }
-            }
-            parts.append(part)
-            cursor = next + 2
+    public init(boundary: String) {
+        parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { [unowned self] name, value in header(name, value) }
+        parser.onBody = { [unowned self] buffer in
+            current = current ?? MultipartPart(body: [])
+            current?.body.append(contentsOf: buffer.readableBytesView)
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+        }
+        parser.onPartComplete = { [unowned self] in
+            parts.append(current ?? MultipartPart(body: []))
+            current = nil
+        }
+    }
+
+    /// Feeds the next bytes of the body.
+    public func consume(_ buffer: ByteBuffer) throws(HalfsizeError) {
+        guard failure == nil else { return }
+        do {
+            try parser.execute(buffer)
+        } catch {
+            failure = HalfsizeError(.invalidUpload, "the multipart body is malformed (a part's headers or boundary are broken)")
+        }
+        if let failure { throw failure }
+    }
+
+    public func consume(_ bytes: [UInt8]) throws(HalfsizeError) {
+        try consume(ByteBuffer(bytes: bytes))
+    }
+
+    /// The complete parts once the body has ended; an error when it ended inside a part.
+    public func finish() throws(HalfsizeError) -> [MultipartPart] {
+        if let failure { throw failure }
+        guard current == nil else {
+            throw HalfsizeError(.invalidUpload, "the multipart body ends inside a part; the upload was cut short")
+        }
+        return parts
+    }
+
+    private func header(_ name: String, _ value: String) {
+        current = current ?? MultipartPart(body: [])
+        switch name.lowercased() {
+        case "content-disposition":
+            current?.name = Self.parameter("name", in: value)
+            current?.filename = Self.parameter("filename", in: value)
+        case "content-type":
+            current?.contentType = value
+        default:
+            break
         }
     }
 
@@ -62,22 +89,18 @@ public enum MultipartForm {
         for piece in header.split(separator: ";").dropFirst() {
             let pair = piece.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2, pair[0].lowercased() == name else { continue }
-            var value = pair[1]
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value.replacingOccurrences(of: "\\\"", with: "\"")
+            return unquoted(pair[1]).replacingOccurrences(of: "\\\"", with: "\"")
         }
         return nil
     }
 
-    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        let first = needle[0]
-        var index = start
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first, haystack[index..<index + needle.count].elementsEqual(needle) { return index }
-            index += 1
-        }
-        return nil
+    private static func unquoted(_ value: String) -> String {
+        value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") ? String(value.dropFirst().dropLast()) : value
+    }
+}
+
+extension MultipartPart {
+    init(body: [UInt8]) {
+        self.init(name: nil, filename: nil, contentType: nil, body: body)
     }
 }

@@ -2,16 +2,19 @@ import Foundation
 import HalfsizeCore
 
 /// One problem in an uploaded CSV. `row` counts records as a spreadsheet shows them: the header is
-/// row 1, the first product row 2. `column` is the header's name for the column, when there is one.
+/// row 1, the first product row 2. `column` is the header's name for the column, when there is one;
+/// `value` is what the cell held (cut to 200 characters), when one cell is at fault.
 public struct ValidationProblem: Sendable, Equatable, Codable {
     public var row: Int
     public var column: String?
+    public var value: String?
     public var code: ErrorCode
     public var message: String
 
-    public init(row: Int, column: String?, code: ErrorCode, message: String) {
+    public init(row: Int, column: String?, value: String? = nil, code: ErrorCode, message: String) {
         self.row = row
         self.column = column
+        self.value = value.map { $0.count > 200 ? $0.prefix(200) + "…" : $0 }
         self.code = code
         self.message = message
     }
@@ -128,13 +131,13 @@ public struct ProductSheet: Sendable, Equatable {
             let serial = Int64(serialText)
             if let serial {
                 if let first = firstRowOfSerial[serial] {
-                    problems.append(ValidationProblem(row: row, column: header[serialIndex], code: .duplicateSerialNumber,
+                    problems.append(ValidationProblem(row: row, column: header[serialIndex], value: serialText, code: .duplicateSerialNumber,
                         message: "S. No. \(serial) is also used on row \(first)"))
                 } else {
                     firstRowOfSerial[serial] = row
                 }
             } else {
-                problems.append(ValidationProblem(row: row, column: header[serialIndex], code: .invalidSerialNumber,
+                problems.append(ValidationProblem(row: row, column: header[serialIndex], value: serialText, code: .invalidSerialNumber,
                     message: serialText.isEmpty ? "S. No. is empty; expected a whole number" : "S. No. \"\(serialText)\" is not a whole number"))
             }
             let name = record.fields[nameIndex].trimmingCharacters(in: .whitespaces)
@@ -146,18 +149,18 @@ public struct ProductSheet: Sendable, Equatable {
                 .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
                 .filter { !$0.isEmpty }
             if urls.isEmpty {
-                problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .noImageURL,
+                problems.append(ValidationProblem(row: row, column: header[urlsIndex], value: record.fields[urlsIndex], code: .noImageURL,
                     message: "no image URL; list one or more, separated by commas"))
             } else if urls.count > limits.maximumURLsPerRow {
-                problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .tooManyURLs,
+                problems.append(ValidationProblem(row: row, column: header[urlsIndex], value: "\(urls.count) URLs", code: .tooManyURLs,
                     message: "\(urls.count) image URLs; at most \(limits.maximumURLsPerRow) are taken per product"))
             }
             for (position, url) in urls.enumerated() {
                 if let reason = urlProblem(url) {
                     // A URL carrying credentials is never echoed back: the answer may end up in logs.
-                    let shown = URLParts(url)?.hasUserInfo == true ? "" : " \"\(url.prefix(200))\""
-                    problems.append(ValidationProblem(row: row, column: header[urlsIndex], code: .invalidURL,
-                        message: "URL \(position + 1)\(shown) \(reason)"))
+                    let shown = URLParts(url)?.hasUserInfo == true ? nil : url
+                    problems.append(ValidationProblem(row: row, column: header[urlsIndex], value: shown, code: .invalidURL,
+                        message: "URL \(position + 1) \(reason)"))
                 }
             }
             if problems.count == problemsBefore, let serial {
@@ -172,7 +175,7 @@ public struct ProductSheet: Sendable, Equatable {
     }
 
     /// Why a URL cannot be downloaded, or nil when it is an absolute http(s) URL.
-    static func urlProblem(_ text: String) -> String? {
+    public static func urlProblem(_ text: String) -> String? {
         if text.utf8.count > maximumURLLength { return "is longer than \(maximumURLLength) bytes" }
         guard let components = URLParts(text) else { return "is not an absolute http or https URL" }
         guard components.scheme == "http" || components.scheme == "https" else {

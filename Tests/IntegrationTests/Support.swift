@@ -56,6 +56,8 @@ final class ImageServer: Sendable {
     let port: Int
     let group: ServiceGroup
     private let held: InFlightCounter
+    /// What `POST /webhook/:key` received.
+    let webhooks: WebhookInbox
 
     /// The most `/held/` requests the server has had in flight at once.
     var peakHeldRequests: Int { held.peak }
@@ -95,6 +97,17 @@ final class ImageServer: Sendable {
             try await Task.sleep(for: .milliseconds(500))
             return try await serve(String(request.uri.path.dropFirst("/held/".count)))
         }
+        // A webhook receiver: records each delivery, answers 500 to the first `fail` of a key.
+        let webhooks = WebhookInbox()
+        router.post("/webhook/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let fail = request.uri.queryParameters.get("fail").flatMap { Int($0) } ?? 0
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let count = webhooks.record(key, WebhookInbox.Delivery(
+                signature: request.headers[.init("Halfsize-Signature")!], contentType: request.headers[.contentType],
+                body: Array(buffer: body)))
+            return Response(status: count <= fail ? .internalServerError : .noContent)
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test.images")
         logger.logLevel = .warning
@@ -105,18 +118,36 @@ final class ImageServer: Sendable {
         Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else { throw HalfsizeError(.invalidConfiguration, "image server did not start") }
-        return ImageServer(port: port, group: group, held: held)
+        return ImageServer(port: port, group: group, held: held, webhooks: webhooks)
     }
 
-    private init(port: Int, group: ServiceGroup, held: InFlightCounter) {
+    private init(port: Int, group: ServiceGroup, held: InFlightCounter, webhooks: WebhookInbox) {
         self.port = port
         self.group = group
         self.held = held
+        self.webhooks = webhooks
     }
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
 
     func stop() { Task { [group] in await group.triggerGracefulShutdown() } }
+}
+
+final class WebhookInbox: Sendable {
+    struct Delivery: Sendable {
+        var signature: String?
+        var contentType: String?
+        var body: [UInt8]
+    }
+
+    private let deliveries = Mutex<[String: [Delivery]]>([:])
+
+    /// Records a delivery; returns how many the key has had.
+    func record(_ key: String, _ delivery: Delivery) -> Int {
+        deliveries.withLock { $0[key, default: []].append(delivery); return $0[key]!.count }
+    }
+
+    func received(_ key: String) -> [Delivery] { deliveries.withLock { $0[key] ?? [] } }
 }
 
 /// A corpus photo re-encoded at quality 10.
@@ -265,10 +296,14 @@ enum HTTP {
         return object
     }
 
-    static func multipart(field: String, filename: String, content: [UInt8]) -> (body: [UInt8], contentType: String) {
+    /// A form with the file field, then each text field.
+    static func multipart(field: String, filename: String, content: [UInt8], fields: KeyValuePairs<String, String> = [:]) -> (body: [UInt8], contentType: String) {
         let boundary = "halfsize-\(UUID().uuidString)"
         var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv\r\n\r\n".utf8)
         body += content
+        for (name, value) in fields {
+            body += Array("\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)".utf8)
+        }
         body += Array("\r\n--\(boundary)--\r\n".utf8)
         return (body, "multipart/form-data; boundary=\(boundary)")
     }

@@ -1,0 +1,3 @@
+// OpenSSL's libcrypto (already on every machine libcurl runs on): HMAC for webhook signatures.
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
