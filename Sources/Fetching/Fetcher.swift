@@ -22,11 +22,14 @@ public struct FetchSettings: Sendable {
     public var lowSpeedSeconds: Int
     /// The longest `Retry-After` honoured; longer ones are cut to it.
     public var maximumRetryAfter: Duration
+    /// A PEM file of private CAs trusted besides the system's (`HALFSIZE_CA_BUNDLE`).
+    public var extraCertificateAuthorities: String?
 
     public init(connectTimeoutMilliseconds: Int = 10_000, totalTimeoutMilliseconds: Int = 60_000,
                 maximumBytes: Int = 50 << 20, maximumRedirects: Int = 5, maximumConcurrentTransfers: Int = 64,
                 maximumTransfersPerHost: Int = 8, allowPrivateNetworks: Bool = false, userAgent: String = "halfsize/1.0",
-                lowSpeedBytesPerSecond: Int = 1024, lowSpeedSeconds: Int = 15, maximumRetryAfter: Duration = .seconds(300)) {
+                lowSpeedBytesPerSecond: Int = 1024, lowSpeedSeconds: Int = 15, maximumRetryAfter: Duration = .seconds(300),
+                extraCertificateAuthorities: String? = nil) {
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
         self.totalTimeoutMilliseconds = totalTimeoutMilliseconds
         self.maximumBytes = maximumBytes
@@ -38,7 +41,12 @@ public struct FetchSettings: Sendable {
         self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
         self.lowSpeedSeconds = lowSpeedSeconds
         self.maximumRetryAfter = maximumRetryAfter
+        self.extraCertificateAuthorities = extraCertificateAuthorities
     }
+
+    /// The system's CA certificates as a hashed directory (Debian's `ca-certificates`), used with
+    /// `extraCertificateAuthorities` so that the private CAs add to them rather than replace them.
+    public static let systemCertificateDirectory = "/etc/ssl/certs"
 }
 
 /// Why a download did not bring an image, and whether trying again later may help.
@@ -85,8 +93,8 @@ public struct OutboundRequest: Sendable {
     public var headers: [String]
     public var followRedirects: Bool
 
-    public static func get(_ url: String) -> OutboundRequest {
-        OutboundRequest(url: url, body: nil, headers: [], followRedirects: true)
+    public static func get(_ url: String, headers: [String] = []) -> OutboundRequest {
+        OutboundRequest(url: url, body: nil, headers: headers, followRedirects: true)
     }
 
     /// A POST that is not redirected: a redirect answer counts as a failed delivery.
@@ -330,6 +338,13 @@ final class Transfer {
         try CurlStatus.check(hs_curl_set_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(settings.maximumBytes)), "cannot cap the size")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_USERAGENT, settings.userAgent), "cannot set the user agent")
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_ACCEPT_ENCODING, ""), "cannot accept compression")
+        // HTTP/2 when the server offers it over TLS (Debian's libcurl has nghttp2); SNI is always sent.
+        try CurlStatus.check(hs_curl_set_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "cannot allow HTTP/2")
+        if let authorities = settings.extraCertificateAuthorities {
+            // libcurl verifies peers and host names by default; CAINFO and CAPATH are both searched.
+            try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_CAINFO, authorities), "cannot use HALFSIZE_CA_BUNDLE")
+            try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_CAPATH, FetchSettings.systemCertificateDirectory), "cannot use the system CAs")
+        }
         // An empty proxy turns off http_proxy and friends: the address guard checks the image
         // server itself, never a proxy that would connect on our behalf.
         try CurlStatus.check(hs_curl_set_string(easy, CURLOPT_PROXY, ""), "cannot turn proxies off")
@@ -404,6 +419,11 @@ final class Transfer {
         if exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
             throw FetchFailure(error: HalfsizeError(.downloadTooLarge, "the response is larger than the \(maximumBytes) byte limit"), kind: .permanent)
         }
+        if Self.tlsCodes.contains(code) {
+            let detail = String(cString: errorBuffer)
+            throw FetchFailure(error: HalfsizeError(.tlsError, TLSProblem.explain(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)),
+                               kind: code == CURLE_SSL_CONNECT_ERROR ? .transient : .permanent)
+        }
         if code == CURLE_OPERATION_TIMEDOUT {
             throw FetchFailure(error: HalfsizeError(.downloadTimeout, "the download timed out or stalled: \(String(cString: errorBuffer))"), kind: .transient)
         }
@@ -432,6 +452,11 @@ final class Transfer {
         CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SSL_CONNECT_ERROR,
     ]
     static let transientStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
+    /// TLS failures: the certificate (permanent) or the handshake (`CURLE_SSL_CONNECT_ERROR`, transient).
+    static let tlsCodes: Set<CURLcode> = [
+        CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE,
+        CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE,
+    ]
 
     /// The response's `Retry-After`, in seconds or as an HTTP date.
     private func retryAfter() -> Duration? {
@@ -439,6 +464,27 @@ final class Transfer {
         guard curl_easy_header(easy, "Retry-After", 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK,
               let value = header?.pointee.value else { return nil }
         return RetryAfter.parse(String(cString: value))
+    }
+}
+
+/// A TLS failure in words a person can act on, with libcurl's own message after it.
+public enum TLSProblem {
+    public static func explain(_ detail: String) -> String {
+        let lowered = detail.lowercased()
+        let problem = if lowered.contains("expired") {
+            "the server's certificate has expired"
+        } else if lowered.contains("self-signed") || lowered.contains("self signed") {
+            "the server's certificate is self-signed, not issued by a trusted authority"
+        } else if lowered.contains("subject name") || lowered.contains("does not match") || lowered.contains("no alternative") {
+            "the server's certificate is for another host name"
+        } else if lowered.contains("local issuer") || lowered.contains("unknown ca") || lowered.contains("issuer certificate") {
+            "the server's certificate is issued by an authority that is not trusted (a private CA goes in HALFSIZE_CA_BUNDLE)"
+        } else if lowered.contains("not yet valid") {
+            "the server's certificate is not valid yet"
+        } else {
+            "the secure connection (TLS) failed"
+        }
+        return "\(problem) (\(detail))"
     }
 }
 

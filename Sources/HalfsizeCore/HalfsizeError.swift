@@ -22,6 +22,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case downloadTimeout = "download_timeout"
     case downloadTooLarge = "download_too_large"
     case downloadFailed = "download_failed"
+    case tlsError = "tls_error"
     // Images
     case unsupportedFormat = "unsupported_format"
     case corruptImage = "corrupt_image"

@@ -4,6 +4,20 @@ public enum ImageFormat: String, Sendable, Codable, CaseIterable {
 
     public var isSupported: Bool { self == .jpeg || self == .png }
 
+    /// The downloader's `Accept` header: exactly the formats that can be halved, so a CDN that
+    /// negotiates sends one of them.
+    public static var acceptHeader: String {
+        "Accept: " + allCases.filter(\.isSupported).map(\.mediaType).joined(separator: ", ")
+    }
+
+    public var mediaType: String {
+        switch self {
+        case .svg: "image/svg+xml"
+        case .unknown: "application/octet-stream"
+        default: "image/\(rawValue)"
+        }
+    }
+
     public var fileExtension: String {
         switch self {
         case .jpeg: "jpg"

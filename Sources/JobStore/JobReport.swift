@@ -80,6 +80,8 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var inputFilename: String?
     public var rows: Int
     public var images: Counts
+    /// How many images arrived in each format (as their bytes say), once downloaded.
+    public var formats: [String: Int]
     public var bytes: Bytes
     public var errors: [ImageError]
     public var retrying: [RetryingImage]
@@ -95,7 +97,7 @@ public struct JobReport: Sendable, Encodable, Equatable {
     public var webhook: WebhookReport?
 
     enum CodingKeys: String, CodingKey {
-        case reference, status, inputFilename = "input_filename", rows, images, bytes, errors, retrying, grown, error, webhook
+        case reference, status, inputFilename = "input_filename", rows, images, formats, bytes, errors, retrying, grown, error, webhook
         case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at", filesExpiredAt = "files_expired_at"
     }
 }
@@ -140,6 +142,9 @@ extension JobStore {
                        count(*) FILTER (WHERE grew) AS grew
                 FROM items WHERE job_id = $1
                 """, [String(id)])
+            let formats = try connection.query("""
+                SELECT format, count(*) AS images FROM items WHERE job_id = $1 AND format IS NOT NULL GROUP BY format ORDER BY format
+                """, [String(id)])
             let failures = try connection.query("""
                 SELECT id, row_number, serial_number, position, source_url, error_code, error_message, attempts
                 FROM items WHERE job_id = $1 AND status = 'failed' ORDER BY row_number, position
@@ -163,6 +168,9 @@ extension JobStore {
                 images: .init(total: Int(jobs.int(0, "image_count") ?? 0), pending: Int(counts.int(0, "pending") ?? 0),
                               downloaded: Int(counts.int(0, "downloaded") ?? 0), resized: Int(counts.int(0, "resized") ?? 0),
                               failed: Int(counts.int(0, "failed") ?? 0)),
+                formats: Dictionary(uniqueKeysWithValues: (0..<formats.count).compactMap { row in
+                    formats.value(row, "format").map { ($0, Int(formats.int(row, "images") ?? 0)) }
+                }),
                 bytes: .init(input: bytesIn, output: bytesOut,
                              saving: bytesIn > 0 ? (1 - Double(bytesOut) / Double(bytesIn) ).rounded(toPlaces: 4) : 0,
                              grew: Int(counts.int(0, "grew") ?? 0)),

@@ -44,7 +44,7 @@ public struct DownloadHandler: StageHandler {
         }
         let resource: FetchedResource
         do {
-            resource = try await fetcher.fetch(item.sourceURL)
+            resource = try await fetcher.send(.get(item.sourceURL, headers: [ImageFormat.acceptHeader]))
         } catch let failure as FetchFailure {
             return try await retryOrFail(item, message, failure, logger: logger)
         }

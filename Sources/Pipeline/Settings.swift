@@ -110,3 +110,19 @@ public enum ProgramSettings {
         }
     }
 }
+
+extension ConfigurationReader {
+    /// `HALFSIZE_CA_BUNDLE`: private CAs (PEM) trusted for https downloads and webhooks besides
+    /// the system's; checked at start so a wrong path fails then, not on every image.
+    public func extraCertificateAuthorities() -> String? {
+        let path = string("HALFSIZE_CA_BUNDLE", default: "",
+                          "PEM file of private CA certificates trusted besides the system's, for https images and webhooks")
+        guard !path.isEmpty else { return nil }
+        guard let contents = FileManager.default.contents(atPath: path),
+              String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            reportProblem("HALFSIZE_CA_BUNDLE must name a readable PEM file of certificates, not \"\(path)\"")
+            return nil
+        }
+        return path
+    }
+}

@@ -33,7 +33,7 @@ struct CSVWriterSettings: ProgramSettingsProtocol {
             maximumConcurrentTransfers: 16, maximumTransfersPerHost: 4,
             allowPrivateNetworks: reader.boolean("HALFSIZE_ALLOW_PRIVATE_NETWORKS", default: false,
                 "allow webhooks to loopback and private addresses (refused with blocked_address otherwise), as for image downloads"),
-            userAgent: "halfsize-webhook/1.0")
+            userAgent: "halfsize-webhook/1.0", extraCertificateAuthorities: reader.extraCertificateAuthorities())
     }
 }
 

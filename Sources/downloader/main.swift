@@ -22,7 +22,8 @@ struct DownloaderSettings: ProgramSettingsProtocol {
             maximumTransfersPerHost: reader.integer("HALFSIZE_PER_HOST_CONNECTIONS", default: 8, in: 1...256,
                                                     "downloads in flight to one host at once (a polite client)"),
             allowPrivateNetworks: reader.boolean("HALFSIZE_ALLOW_PRIVATE_NETWORKS", default: false,
-                                                 "allow downloads from loopback and private addresses (refused with blocked_address otherwise)"))
+                                                 "allow downloads from loopback and private addresses (refused with blocked_address otherwise)"),
+            extraCertificateAuthorities: reader.extraCertificateAuthorities())
         attempts = reader.integer("HALFSIZE_DOWNLOAD_ATTEMPTS", default: 5, in: 1...50,
                                   "tries of a download that fails transiently (timeout, reset, 408/425/429/5xx) before the image fails")
     }

@@ -315,11 +315,13 @@ final class SupplierServer: Sendable {
     let port: Int
     private let process: Process
 
-    static func start() throws -> SupplierServer {
+    /// With `tls`, one HTTPS port per certificate (`ports`, in order), and `port` the first.
+    static func start(tls: [(certificate: URL, key: URL)] = []) throws -> SupplierServer {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/image_server.py").standardized
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, "--corpus", Corpus.root.path, "--exit-with-stdin"]
+            + tls.flatMap { ["--tls", "\($0.certificate.path),\($0.key.path)"] }
         let output = Pipe(), input = Pipe()
         process.standardOutput = output
         // Not the test's own stderr: swift test waits for every holder of it to close it.
@@ -327,19 +329,26 @@ final class SupplierServer: Sendable {
         // The server exits when this pipe closes, so a test process that dies leaves nothing behind.
         process.standardInput = input
         try process.run()
-        var line: [UInt8] = []
-        while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") { line.append(byte) }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            process.terminate()
-            throw HalfsizeError(.invalidConfiguration, "image_server.py did not print its port")
+        var ports: [Int] = []
+        for _ in 0..<max(1, tls.count) {
+            var line: [UInt8] = []
+            while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") { line.append(byte) }
+            guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+                process.terminate()
+                throw HalfsizeError(.invalidConfiguration, "image_server.py did not print its port")
+            }
+            ports.append(port)
         }
-        return SupplierServer(port: port, process: process, input: input)
+        return SupplierServer(ports: ports, process: process, input: input)
     }
 
     private let input: Pipe
 
-    private init(port: Int, process: Process, input: Pipe) {
-        self.port = port
+    let ports: [Int]
+
+    private init(ports: [Int], process: Process, input: Pipe) {
+        self.port = ports[0]
+        self.ports = ports
         self.process = process
         self.input = input
     }
@@ -354,6 +363,27 @@ final class SupplierServer: Sendable {
 
     /// SIGTERM; Foundation reaps the process (its waitUntilExit spins when called from a test task).
     func stop() { process.terminate() }
+}
+
+/// The HTTPS tests' certificates, made by deploy/local/test-certificates with openssl: a CA
+/// (`ca.pem`), and `good`, `expired`, `otherhost` (signed by it) and `selfsigned` (`.pem`, `.key`).
+enum TestCertificates {
+    static func make() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halfsize-certs-\(UUID())")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/test-certificates").standardized
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.path, directory.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HalfsizeError(.invalidConfiguration, "test-certificates failed") }
+        return directory
+    }
+
+    static func pair(_ directory: URL, _ name: String) -> (certificate: URL, key: URL) {
+        (directory.appendingPathComponent("\(name).pem"), directory.appendingPathComponent("\(name).key"))
+    }
 }
 
 /// Prometheus text parsed into samples, summed over series by name and label values.

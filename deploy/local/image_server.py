@@ -15,6 +15,10 @@ line of stdout). Each path says how the server treats it; <key> makes a path's h
   /text/<anything>              200 text/plain that is not an image
   /stats                        JSON: how many times each path was requested
 
+With --tls CERT,KEY (repeatable) it serves HTTPS instead, one port per certificate, printed one
+per line in the order given: the HTTPS tests use a good, an expired, a self-signed and a
+wrong-host certificate at once.
+
 Connections are not kept alive (see reply). Python's http.server listens with a backlog of 5, which drops connections under tens of parallel
 connects; this one queues 1024.
 """
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -120,13 +125,25 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when standard input closes (the parent died)")
+    parser.add_argument("--tls", action="append", default=[], metavar="CERT,KEY", help="serve HTTPS with this certificate (repeatable)")
     arguments = parser.parse_args()
-    server = Server(("127.0.0.1", arguments.port), arguments.corpus)
-    print(server.server_address[1], flush=True)
+    servers = []
+    for pair in arguments.tls or [None]:
+        server = Server(("127.0.0.1", arguments.port if pair is None else 0), arguments.corpus)
+        if pair is not None:
+            cert, key = pair.split(",", 1)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            # The handshake runs in the request's thread, so a refused certificate stalls nothing else.
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        servers.append(server)
+        print(server.server_address[1], flush=True)
     if arguments.exit_with_stdin:
         threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        server.serve_forever()
+        servers[0].serve_forever()
     except KeyboardInterrupt:
         pass
 
