@@ -32,12 +32,15 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebpmux", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The one C target: typed wrappers for variadic functions and every setjmp/longjmp span.
         .target(
             name: "CHalfsizeShims",
-            dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG", "CDeflate"],
-            cSettings: [.unsafeFlags(["-O2"])]
+            dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG", "CDeflate", "CWebP"],
+            cSettings: [.unsafeFlags(["-O2"])],
+            // pkg-config names one of libwebp's three libraries; the demuxer and muxer are linked here.
+            linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webpmux"), .linkedLibrary("webp")]
         ),
 
         // Libraries, one concern each.
@@ -105,11 +108,12 @@ let package = Package(
         ]),
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
-        .target(name: "CJPEGFixtures", dependencies: ["CJPEG"], path: "Tests/CJPEGFixtures"),
-        .target(name: "TestCorpus", dependencies: ["CJPEGFixtures"], path: "Tests/TestCorpus"),
-        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CJPEGFixtures"]),
+        .target(name: "CImageFixtures", dependencies: ["CJPEG", "CWebP"], path: "Tests/CImageFixtures",
+                linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp")]),
+        .target(name: "TestCorpus", dependencies: ["CImageFixtures"], path: "Tests/TestCorpus"),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CImageFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CJPEGFixtures", "Operations", "HTTPAPI", "HTTPCommon", "Storage",
+            "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CImageFixtures", "Operations", "HTTPAPI", "HTTPCommon", "Storage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

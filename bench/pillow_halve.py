@@ -27,6 +27,9 @@ def halve(data: bytes, mode: str, quality: int):
     out = io.BytesIO()
     if source_format == "JPEG":
         image.save(out, "JPEG", quality=quality)
+    elif source_format == "WEBP":
+        # Lossless stays lossless (a VP8L bitstream), as `resizer halve` keeps it.
+        image.save(out, "WEBP", quality=quality, lossless=data[12:16] == b"VP8L")
     else:
         image.save(out, "PNG")
     return out.getvalue(), width * height, target
@@ -41,7 +44,7 @@ def main() -> int:
         start = time.perf_counter()
         encoded, pixels, (width, height) = halve(data, mode, quality)
         elapsed = (time.perf_counter() - start) * 1000
-        extension = ".jpg" if encoded[:2] == b"\xff\xd8" else ".png"
+        extension = ".jpg" if encoded[:2] == b"\xff\xd8" else ".webp" if encoded[8:12] == b"WEBP" else ".png"
         stem = os.path.splitext(os.path.basename(path))[0]
         with open(os.path.join(out_dir, stem + extension), "wb") as handle:
             handle.write(encoded)

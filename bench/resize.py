@@ -61,7 +61,7 @@ def run_pillow(mode, files, out_dir, quality, core):
     for line in output.splitlines():
         path, milliseconds, bytes_in, bytes_out, pixels, _, _ = line.split("\t")
         stem = pathlib.Path(path).stem
-        extension = ".jpg" if path.lower().endswith((".jpg", ".jpeg")) else ".png"
+        extension = {".jpeg": ".jpg"}.get(pathlib.Path(path).suffix.lower(), pathlib.Path(path).suffix.lower())
         rows[path] = (float(milliseconds), int(bytes_in), int(bytes_out), int(pixels), os.path.join(out_dir, stem + extension))
     return rows, rss
 
@@ -109,6 +109,19 @@ def twenty_megapixel_jpeg(corpus_jpegs, directory):
     return path
 
 
+def webp_versions(sources, directory, lossless, quality):
+    """The corpus has no WebP: Pillow (libwebp) writes one per source, lossy or lossless."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for source in sources:
+        path = os.path.join(directory, pathlib.Path(source).stem + ".webp")
+        with Image.open(source) as image:
+            image = ImageOps.exif_transpose(image)
+            image.save(path, "WEBP", lossless=lossless, quality=quality)
+        paths.append(path)
+    return paths
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resizer", required=True)
@@ -129,11 +142,15 @@ def main():
         "JPEG": [("resizer halve", "halfsize"), ("resizer fitted", "halfsize-fitted"), ("Pillow draft", "draft"),
                  ("Pillow plain", "plain")],
         "PNG": [("resizer halve", "halfsize"), ("Pillow", "plain")],
+        "WebP": [("resizer halve", "halfsize"), ("Pillow", "plain")],
+        "WebPLL": [("resizer halve", "halfsize"), ("Pillow", "plain")],
     }
-    sets = {"JPEG": jpegs, "PNG": pngs}
     results = {(kind, name): [] for kind in methods for name, _ in methods[kind]}
     peak = {}
     with tempfile.TemporaryDirectory(prefix="halfsize-bench.") as scratch:
+        # WebP rows: lossy versions of the JPEGs, lossless versions (WebPLL) of the PNGs.
+        sets = {"JPEG": jpegs, "PNG": pngs, "WebP": webp_versions(jpegs, os.path.join(scratch, "webp-lossy"), False, 90),
+                "WebPLL": webp_versions(pngs, os.path.join(scratch, "webp-lossless"), True, 90)}
         for round_number in range(arguments.rounds):
             for kind, files in sets.items():
                 order = methods[kind][round_number % len(methods[kind]):] + methods[kind][:round_number % len(methods[kind])]
@@ -152,7 +169,8 @@ def main():
 
         megapixels = {kind: sum(row[3] for row in results[(kind, "resizer halve")][0].values()) / 1e6 for kind in sets}
         print(f"corpus {corpus}: {len(jpegs)} JPEG ({megapixels['JPEG']:.1f} MP), {len(pngs)} PNG "
-              f"({megapixels['PNG']:.1f} MP); core {core}, quality {quality}, {arguments.rounds} rounds alternating, median")
+              f"({megapixels['PNG']:.1f} MP), and WebP versions of them (lossy from the JPEGs, lossless - WebPLL - from the PNGs); "
+              f"core {core}, quality {quality}, {arguments.rounds} rounds alternating, median")
         print(f"{'format':<6} {'method':<16} {'MP/s':>7} {'(min-max)':>15} {'x draft':>8} {'x plain':>8} {'out/in':>7} {'peak RSS':>9}")
         summary = {key: summarise(rounds) for key, rounds in results.items()}
         for kind in methods:
@@ -193,6 +211,8 @@ def main():
             (f"{variant}: JPEG >= 3.5x Pillow plain", jpeg_rate / summary[("JPEG", "Pillow plain")][0] >= 3.5),
             (f"{variant}: JPEG bytes <= Pillow draft", summary[("JPEG", variant)][3] <= summary[("JPEG", "Pillow draft")][3]),
         ]
+    for kind in ("WebP", "WebPLL"):
+        checks.append((f"{kind} >= 1.0x Pillow", summary[(kind, "resizer halve")][0] / summary[(kind, "Pillow")][0] >= 1.0))
     checks += [
         ("PNG >= 1.4x Pillow", png_rate / summary[("PNG", "Pillow")][0] >= 1.4),
         ("PNG bytes <= Pillow", summary[("PNG", "resizer halve")][3] <= summary[("PNG", "Pillow")][3]),

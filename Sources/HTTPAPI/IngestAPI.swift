@@ -263,7 +263,7 @@ public struct IngestAPI: Sendable {
                 return APIError.response(.notFound, HalfsizeError(.notFound, "no such image"))
             }
             return Response(status: .ok, headers: [
-                .contentType: name.hasSuffix(".png") ? "image/png" : "image/jpeg",
+                .contentType: name.hasSuffix(".png") ? "image/png" : name.hasSuffix(".webp") ? "image/webp" : "image/jpeg",
                 // Names are unique per job and never rewritten with other content.
                 .cacheControl: "public, max-age=31536000, immutable",
             ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

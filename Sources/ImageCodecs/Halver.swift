@@ -15,14 +15,18 @@ public struct HalvingOptions: Sendable {
     public var maximumScans: Int
     /// libdeflate compression level for PNG output, 0…12 (6 is its default; 9 is about zlib 9).
     public var pngCompressionLevel: Int
+    /// Animations with more frames than this are refused from their header; `maximumPixels`
+    /// then bounds width × height × frames.
+    public var maximumFrames: Int
 
     public init(quality: Int = 85, optimizeHuffman: Bool = false, maximumPixels: Int = 50_000_000, maximumScans: Int = 100,
-                pngCompressionLevel: Int = 6) {
+                pngCompressionLevel: Int = 6, maximumFrames: Int = 1000) {
         self.quality = quality
         self.optimizeHuffman = optimizeHuffman
         self.maximumPixels = maximumPixels
         self.maximumScans = maximumScans
         self.pngCompressionLevel = pngCompressionLevel
+        self.maximumFrames = maximumFrames
     }
 }
 
@@ -51,8 +55,9 @@ public enum Halver {
         switch format {
         case .jpeg: halved = try JPEGHalver.halve(input, options: options)
         case .png: halved = try PNGHalver.halve(input, options: options)
+        case .webp: halved = try WebPHalver.halve(input, options: options)
         default:
-            throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not JPEG or PNG")
+            throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not \(ImageFormat.supportedNames)")
         }
         halved.duration = ContinuousClock.now - started
         return halved

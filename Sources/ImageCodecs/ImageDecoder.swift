@@ -21,8 +21,35 @@ public enum ImageDecoder {
             return try PNGDecoder.with(input, maximumPixels: maximumPixels) { decoder throws(HalfsizeError) in
                 Decoded(pixels: try decoder.readImage(), format: .png, orientation: .up)
             }
+        case .webp:
+            let header = try WebPHeader.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
+            guard header.animated else {
+                return Decoded(pixels: try WebPHalver.decode(input, header: header), format: .webp, orientation: header.orientation)
+            }
+            return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .webp, orientation: .up)
         case let other:
-            throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not JPEG or PNG")
+            throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not \(ImageFormat.supportedNames)")
         }
+    }
+
+    /// An animation's frames as whole upright RGBA canvases, when each ends (ms) and its loop count (0: for ever).
+    public struct Animation: Sendable {
+        public var frames: [PixelBuffer]
+        public var endTimes: [Int]
+        public var loopCount: Int
+    }
+
+    /// Every frame of an animated WebP (a still gives one frame).
+    public static func animation(_ input: [UInt8], maximumPixels: Int = 200_000_000) throws(HalfsizeError) -> Animation {
+        guard ImageFormat.detect(input) == .webp else {
+            throw HalfsizeError(.unsupportedFormat, "only WebP animations are read here")
+        }
+        let header = try WebPHeader.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
+        var animation = Animation(frames: [], endTimes: [], loopCount: header.loopCount)
+        try WebPHalver.frames(input, header: header) { frame, end in
+            animation.frames.append(frame)
+            animation.endTimes.append(end)
+        }
+        return animation
     }
 }

@@ -2,7 +2,13 @@
 public enum ImageFormat: String, Sendable, Codable, CaseIterable {
     case jpeg, png, gif, webp, bmp, tiff, heif, avif, svg, unknown
 
-    public var isSupported: Bool { self == .jpeg || self == .png }
+    public var isSupported: Bool { self == .jpeg || self == .png || self == .webp }
+
+    /// "JPEG, PNG or WebP": what an unsupported_format message says can be halved.
+    public static var supportedNames: String {
+        let names = allCases.filter(\.isSupported).map(\.displayName)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
 
     /// The downloader's `Accept` header: exactly the formats that can be halved, so a CDN that
     /// negotiates sends one of them.

@@ -83,7 +83,7 @@ extension JobStore {
     /// Gives a pending webhook up without an attempt (its message was dead-lettered).
     public func failWebhook(jobID: Int64) async throws {
         try await pool.withConnection { connection in
-            try connection.query("""
+            _ = try connection.query("""
                 UPDATE jobs SET webhook_state = 'failed', webhook_next_at = NULL WHERE id = $1 AND webhook_state = 'pending'
                 """, [String(jobID)])
         }

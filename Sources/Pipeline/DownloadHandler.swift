@@ -6,7 +6,7 @@ import Logging
 import Messaging
 import Storage
 
-/// Downloader stage: fetches the image, checks from its bytes that it is JPEG or PNG, stores the
+/// Downloader stage: fetches the image, checks from its bytes that it can be halved, stores the
 /// original and hands the item to the resizer. A supplier's transient failure (timeout, reset,
 /// 408/425/429/5xx) is tried again through a delay queue, honouring `Retry-After`, up to
 /// `maximumAttempts`; a permanent one settles the item as failed with its code at once.
@@ -51,7 +51,7 @@ public struct DownloadHandler: StageHandler {
         let format = ImageFormat.detect(resource.bytes)
         guard format.isSupported else {
             let type = resource.contentType.map { " (served as \($0))" } ?? ""
-            return try await fail(item, HalfsizeError(.unsupportedFormat, "the file is \(format.displayName)\(type), not JPEG or PNG"), logger: logger)
+            return try await fail(item, HalfsizeError(.unsupportedFormat, "the file is \(format.displayName)\(type), not \(ImageFormat.supportedNames)"), logger: logger)
         }
         let name = ObjectKey.imageName(row: item.rowNumber, position: item.position, extension: format.fileExtension)
         let rawKey = ObjectKey.raw(item.jobReference, name: name)

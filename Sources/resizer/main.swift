@@ -27,7 +27,9 @@ struct ResizerSettings: ProgramSettingsProtocol {
             maximumPixels: reader.integer("HALFSIZE_MAX_PIXELS", default: 50_000_000, in: 1...1_000_000_000,
                                           "largest image accepted, in pixels, checked from the header before decoding"),
             maximumScans: reader.integer("HALFSIZE_MAX_SCANS", default: 100, in: 1...10_000, "most progressive JPEG scans accepted"),
-            pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...12, "libdeflate level of PNG output (0 stores, 12 is smallest and slowest)"))
+            pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...12, "libdeflate level of PNG output (0 stores, 12 is smallest and slowest)"),
+            maximumFrames: reader.integer("HALFSIZE_MAX_FRAMES", default: 1000, in: 1...100_000,
+                                          "most frames of an animation accepted (width x height x frames is also bounded by HALFSIZE_MAX_PIXELS)"))
         keepOriginals = reader.boolean("HALFSIZE_KEEP_ORIGINALS", default: false,
                                        "keep each downloaded original after its image settled (else it is deleted at once)")
         let outputDirectory = reader.string("HALFSIZE_OUT", default: "halved", "with `resizer halve`: the directory results are written to")

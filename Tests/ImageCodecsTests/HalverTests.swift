@@ -289,7 +289,8 @@ struct BrokenInputTests {
 
     @Test func otherFormatsAreNamed() throws {
         for (bytes, name) in [(Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0], "GIF"),
-                              (Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8 ".utf8), "WebP")] {
+                              (Array("II".utf8) + [42, 0, 8, 0, 0, 0], "TIFF"),
+                              ([0, 0, 0, 24] + Array("ftypheic".utf8), "HEIF")] {
             do {
                 _ = try Halver.halve(bytes)
                 Issue.record("\(name) was accepted")

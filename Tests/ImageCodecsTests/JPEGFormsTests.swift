@@ -1,4 +1,4 @@
-import CJPEGFixtures
+import CImageFixtures
 import HalfsizeCore
 import ImageCodecs
 import TestCorpus

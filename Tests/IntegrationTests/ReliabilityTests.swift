@@ -149,8 +149,8 @@ extension PipelineTests {
                                                         items: urls.enumerated().map { NewItem(rowNumber: 2, serialNumber: 1, position: $0.offset + 1, sourceURL: $0.element) })
                     if published {
                         try await store.markPublished(jobID: job.id)  // published, then every message lost
-                        try await store.pool.withConnection { try $0.query("UPDATE jobs SET updated_at = now() - interval '1 minute' WHERE id = $1", [String(job.id)]) }
-                        try await store.pool.withConnection { try $0.query("UPDATE items SET updated_at = now() - interval '1 minute' WHERE job_id = $1", [String(job.id)]) }
+                        _ = try await store.pool.withConnection { try $0.query("UPDATE jobs SET updated_at = now() - interval '1 minute' WHERE id = $1", [String(job.id)]) }
+                        _ = try await store.pool.withConnection { try $0.query("UPDATE items SET updated_at = now() - interval '1 minute' WHERE job_id = $1", [String(job.id)]) }
                     }
                     references.append(reference)
                 }

@@ -1,4 +1,4 @@
-import CJPEGFixtures
+import CImageFixtures
 import Foundation
 import HalfsizeCore
 import Hummingbird
@@ -81,6 +81,12 @@ final class ImageServer: Sendable {
         router.get("/generated/low-quality.jpg") { _, _ in
             Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: lowQuality)))
         }
+        // WebPs written by libwebp: a lossless still with transparency and a three-frame animation.
+        let generated = GeneratedImages.all
+        router.get("/webp/:name") { _, context in
+            guard let name = context.parameters.get("name"), let bytes = generated[name] else { return Response(status: .notFound) }
+            return Response(status: .ok, headers: [.contentType: "image/webp"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         // 404 the first time a key is asked for, the file after: a supplier fixing a broken link.
         let asked = Mutex<Set<String>>([])
         router.get("/appears/:key/**") { request, context in
@@ -150,6 +156,23 @@ final class WebhookInbox: Sendable {
     func received(_ key: String) -> [Delivery] { deliveries.withLock { $0[key] ?? [] } }
 }
 
+/// Images the corpus lacks, made by the formats' own encoders.
+enum GeneratedImages {
+    static let all: [String: [UInt8]] = {
+        // 30 × 21: opaque red on the left, transparent on the right.
+        var rgba: [UInt8] = []
+        for _ in 0..<21 { for x in 0..<30 { rgba += x < 15 ? [220, 30, 30, 255] : [0, 0, 0, 0] } }
+        let frames: [[UInt8]] = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]].map { colour in (0..<16 * 12).flatMap { _ in colour } }
+        let photo = try! ImageDecoder.decode(Corpus.bytes("j16_building_0.5mp.jpg")).pixels
+        return [
+            "alpha.webp": FixtureWebP.encode(rgba, width: 30, height: 21, channels: 4, lossless: true),
+            "animated.webp": FixtureWebP.animation(frames, durations: [100, 200, 300], width: 16, height: 12, loopCount: 0, lossless: true),
+            "photo.webp": FixtureWebP.encode(photo.bytes, width: photo.width, height: photo.height, channels: photo.channels,
+                                             lossless: false, quality: 85),
+        ]
+    }()
+}
+
 /// A corpus photo re-encoded at quality 10.
 func lowQualityJPEG() throws -> [UInt8] {
     let photo = try ImageDecoder.decode(Corpus.bytes("j16_building_0.5mp.jpg")).pixels
@@ -206,7 +229,7 @@ final class RunningSystem: @unchecked Sendable {
                 metricsURLs[name] = "http://127.0.0.1:\(metricsPort)/metrics"
             }
             let log = logs.appendingPathComponent("\(name).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle

@@ -1,6 +1,6 @@
-import CJPEGFixtures
+import CImageFixtures
 
-/// JPEGs written for tests by libjpeg with chosen settings (see `Tests/CJPEGFixtures`).
+/// JPEGs written for tests by libjpeg with chosen settings (see `Tests/CImageFixtures`).
 public enum FixtureJPEG {
     /// Encodes packed rows: `colourSpace` is `FIXTURE_GREY`, `FIXTURE_YCBCR` (RGB rows) or
     /// `FIXTURE_YCCK` (CMYK rows); luma sampling is `sampling`, chroma 1 × 1.

@@ -159,6 +159,52 @@ int hs_png_encode(const unsigned char *pixels, int width, int height, int channe
                   int compression_level, const unsigned char *icc, unsigned int icc_length, const char *icc_name,
                   unsigned char **output, size_t *output_length, char message[200]);
 
+// MARK: - WebP (libwebp reports errors by return value: no setjmp here)
+
+typedef struct {
+    int width, height;           // the canvas
+    int has_alpha, animated, lossless;
+    int frame_count, loop_count;
+    unsigned int background;     // an animation's background colour, as libwebp gives it
+    const unsigned char *icc;    // points into the input
+    size_t icc_length;
+    const unsigned char *exif;   // points into the input
+    size_t exif_length;
+    char message[200];
+} hs_webp_info;
+
+/// Reads the header and chunks; refuses more than max_pixels × max_frames pixels in all, or more
+/// than max_frames frames, before anything is decoded.
+int hs_webp_probe(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_webp_info *info);
+/// Decodes a still image at full size, 8-bit RGBA (channels 4) or RGB (3), packed.
+int hs_webp_decode(const unsigned char *data, size_t length, int channels, unsigned char *pixels, char message[200]);
+/// Decodes a still opaque image straight to width × height RGB with libwebp's area-averaging scaler.
+int hs_webp_decode_scaled(const unsigned char *data, size_t length, int width, int height, unsigned char *pixels, char message[200]);
+
+/// An animation's frames, each the whole canvas as RGBA, in order.
+typedef struct hs_webp_frames hs_webp_frames;
+int hs_webp_frames_open(const unsigned char *data, size_t length, hs_webp_frames **frames, char message[200]);
+/// The next canvas (owned by the reader, valid until the next call) and when it ends, in ms; 0 at the end.
+int hs_webp_frames_next(hs_webp_frames *frames, const unsigned char **canvas, int *end_ms);
+void hs_webp_frames_close(hs_webp_frames *frames);
+
+/// Encodes packed RGBA (channels 4) or RGB (3): lossless, or lossy at quality; with an ICC profile if given.
+int hs_webp_encode(const unsigned char *pixels, int width, int height, int channels, int lossless, float quality,
+                   const unsigned char *icc, size_t icc_length, unsigned char **output, size_t *output_length, char message[200]);
+
+/// An animation being written: frames of RGBA canvases, each from its start time.
+typedef struct hs_webp_animation hs_webp_animation;
+int hs_webp_animation_new(int width, int height, int loop_count, unsigned int background, int lossless, float quality,
+                          hs_webp_animation **animation);
+int hs_webp_animation_add(hs_webp_animation *animation, const unsigned char *rgba, int start_ms, char message[200]);
+/// Ends the animation at end_ms and assembles it (with the ICC profile if given).
+int hs_webp_animation_finish(hs_webp_animation *animation, int end_ms, const unsigned char *icc, size_t icc_length,
+                             unsigned char **output, size_t *output_length, char message[200]);
+void hs_webp_animation_close(hs_webp_animation *animation);
+
+/// Frees what an encoder above returned.
+void hs_webp_free(void *pointer);
+
 void hs_free(void *pointer);
 
 // MARK: - allocator

@@ -1,4 +1,4 @@
-#include "CJPEGFixtures.h"
+#include "jpeg_fixtures.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <jpeglib.h>
