@@ -39,8 +39,9 @@ let package = Package(
             name: "CHalfsizeShims",
             dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG", "CDeflate", "CWebP"],
             cSettings: [.unsafeFlags(["-O2"])],
-            // pkg-config names one of libwebp's three libraries; the demuxer and muxer are linked here.
-            linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webpmux"), .linkedLibrary("webp")]
+            // pkg-config names one of libwebp's three libraries, and giflib has no pkg-config file:
+            // the others are linked here (their headers are in /usr/include).
+            linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif")]
         ),
 
         // Libraries, one concern each.
@@ -90,7 +91,7 @@ let package = Package(
         ]),
         .target(name: "Operations", dependencies: ["HalfsizeCore", "JobStore", "Messaging", "Storage"]),
         .target(name: "HTTPAPI", dependencies: [
-            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline", "Operations", "HTTPCommon",
+            "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Storage", "Pipeline", "Operations", "HTTPCommon", "ImageCodecs",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
@@ -109,7 +110,7 @@ let package = Package(
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
         .target(name: "CImageFixtures", dependencies: ["CJPEG", "CWebP"], path: "Tests/CImageFixtures",
-                linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp")]),
+                linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif")]),
         .target(name: "TestCorpus", dependencies: ["CImageFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CImageFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -27,6 +27,8 @@ def halve(data: bytes, mode: str, quality: int):
     out = io.BytesIO()
     if source_format == "JPEG":
         image.save(out, "JPEG", quality=quality)
+    elif source_format == "GIF":
+        image.save(out, "GIF")
     elif source_format == "WEBP":
         # Lossless stays lossless (a VP8L bitstream), as `resizer halve` keeps it.
         image.save(out, "WEBP", quality=quality, lossless=data[12:16] == b"VP8L")
@@ -44,7 +46,8 @@ def main() -> int:
         start = time.perf_counter()
         encoded, pixels, (width, height) = halve(data, mode, quality)
         elapsed = (time.perf_counter() - start) * 1000
-        extension = ".jpg" if encoded[:2] == b"\xff\xd8" else ".webp" if encoded[8:12] == b"WEBP" else ".png"
+        extension = (".jpg" if encoded[:2] == b"\xff\xd8" else ".webp" if encoded[8:12] == b"WEBP"
+                     else ".gif" if encoded[:3] == b"GIF" else ".png")
         stem = os.path.splitext(os.path.basename(path))[0]
         with open(os.path.join(out_dir, stem + extension), "wb") as handle:
             handle.write(encoded)

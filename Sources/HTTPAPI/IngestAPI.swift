@@ -2,6 +2,7 @@ import Foundation
 import HTTPCommon
 import HalfsizeCore
 import Hummingbird
+import ImageCodecs
 import JobStore
 import Logging
 import Messaging
@@ -263,7 +264,7 @@ public struct IngestAPI: Sendable {
                 return APIError.response(.notFound, HalfsizeError(.notFound, "no such image"))
             }
             return Response(status: .ok, headers: [
-                .contentType: name.hasSuffix(".png") ? "image/png" : name.hasSuffix(".webp") ? "image/webp" : "image/jpeg",
+                .contentType: ImageFormat.fromExtension(name).mediaType,
                 // Names are unique per job and never rewritten with other content.
                 .cacheControl: "public, max-age=31536000, immutable",
             ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -27,22 +27,30 @@ public enum ImageDecoder {
                 return Decoded(pixels: try WebPHalver.decode(input, header: header), format: .webp, orientation: header.orientation)
             }
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .webp, orientation: .up)
+        case .gif:
+            return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .gif, orientation: .up)
         case let other:
             throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not \(ImageFormat.supportedNames)")
         }
     }
 
-    /// An animation's frames as whole upright RGBA canvases, when each ends (ms) and its loop count (0: for ever).
+    /// An animation's frames as whole upright RGBA canvases, when each ends (ms) and its loop count
+    /// (0: for ever; -1: a GIF without a loop extension, played once).
     public struct Animation: Sendable {
         public var frames: [PixelBuffer]
         public var endTimes: [Int]
         public var loopCount: Int
     }
 
-    /// Every frame of an animated WebP (a still gives one frame).
+    /// Every frame of an animated WebP or GIF (a still gives one frame).
     public static func animation(_ input: [UInt8], maximumPixels: Int = 200_000_000) throws(HalfsizeError) -> Animation {
+        if ImageFormat.detect(input) == .gif {
+            let gif = try GIFFrames.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
+            let ends = gif.delays.reduce(into: [Int]()) { ends, delay in ends.append((ends.last ?? 0) + delay * 10) }
+            return Animation(frames: gif.canvases, endTimes: ends, loopCount: gif.loopCount)
+        }
         guard ImageFormat.detect(input) == .webp else {
-            throw HalfsizeError(.unsupportedFormat, "only WebP animations are read here")
+            throw HalfsizeError(.unsupportedFormat, "only WebP and GIF animations are read here")
         }
         let header = try WebPHeader.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
         var animation = Animation(frames: [], endTimes: [], loopCount: header.loopCount)

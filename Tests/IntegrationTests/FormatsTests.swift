@@ -12,14 +12,15 @@ extension PipelineTests {
             let sources: [(url: String, format: ImageFormat, width: Int, height: Int, channels: Int, frames: Int)] = [
                 (images.url("corpus/j20_squirrel_0.2mp.jpg"), .jpeg, 0, 0, 3, 1),
                 (images.url("corpus/p03_photo_fruits_512.png"), .png, 0, 0, 0, 1),
-                (images.url("webp/photo.webp"), .webp, 0, 0, 3, 1),
-                (images.url("webp/alpha.webp"), .webp, 15, 11, 4, 1),
-                (images.url("webp/animated.webp"), .webp, 8, 6, 4, 3),
+                (images.url("made/photo.webp"), .webp, 0, 0, 3, 1),
+                (images.url("made/alpha.webp"), .webp, 15, 11, 4, 1),
+                (images.url("made/animated.webp"), .webp, 8, 6, 4, 3),
+                (images.url("made/animated.gif"), .gif, 5, 3, 4, 3),
             ]
             let csv = "S. No.,Product Name,Input Image Urls\n1,All,\"\(sources.map(\.url).joined(separator: ", "))\"\n"
             let (_, report) = try await runJob(csv, system: system)
             #expect(report["status"] as? String == "completed", "\(report)")
-            #expect((report["formats"] as? [String: Int]) == ["jpeg": 1, "png": 1, "webp": 3])
+            #expect((report["formats"] as? [String: Int]) == ["jpeg": 1, "png": 1, "webp": 3, "gif": 1])
             let outputURL = try #require(report["output_csv_url"] as? String)
             let line = String(decoding: try await HTTP.get(outputURL).1, as: UTF8.self).split(separator: "\r\n").last ?? ""
             let outputs = line.split(separator: "\"").last.map { $0.split(separator: ",").map(String.init) } ?? []
@@ -37,7 +38,7 @@ extension PipelineTests {
                 if source.channels > 0 { #expect(decoded.channels == source.channels, "\(output)") }
                 if source.frames > 1 {
                     let animation = try ImageDecoder.animation(bytes)
-                    #expect(animation.frames.count == source.frames && animation.endTimes == [100, 300, 600])
+                    #expect(animation.frames.count == source.frames && animation.endTimes == [100, 300, 600], "\(output)")
                 }
             }
         }

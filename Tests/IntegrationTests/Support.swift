@@ -81,11 +81,11 @@ final class ImageServer: Sendable {
         router.get("/generated/low-quality.jpg") { _, _ in
             Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: lowQuality)))
         }
-        // WebPs written by libwebp: a lossless still with transparency and a three-frame animation.
+        // Formats the corpus lacks, written by their own libraries (GeneratedImages).
         let generated = GeneratedImages.all
-        router.get("/webp/:name") { _, context in
+        router.get("/made/:name") { _, context in
             guard let name = context.parameters.get("name"), let bytes = generated[name] else { return Response(status: .notFound) }
-            return Response(status: .ok, headers: [.contentType: "image/webp"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: [.contentType: "\(ImageFormat.detect(bytes).mediaType)"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         // 404 the first time a key is asked for, the file after: a supplier fixing a broken link.
         let asked = Mutex<Set<String>>([])
@@ -164,7 +164,15 @@ enum GeneratedImages {
         for _ in 0..<21 { for x in 0..<30 { rgba += x < 15 ? [220, 30, 30, 255] : [0, 0, 0, 0] } }
         let frames: [[UInt8]] = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]].map { colour in (0..<16 * 12).flatMap { _ in colour } }
         let photo = try! ImageDecoder.decode(Corpus.bytes("j16_building_0.5mp.jpg")).pixels
+        // black, red, green, blue: a GIF animation 10 × 6 with a transparent hole in its second frame.
+        let gifPalette: [UInt8] = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255]
+        let gifFrames: [FixtureGIF.Frame] = [
+            .init(width: 10, height: 6, indices: [UInt8](repeating: 1, count: 60), disposal: 2, delay: 10),
+            .init(width: 10, height: 6, indices: (0..<60).map { $0 % 10 < 4 ? 0 : 2 }, disposal: 2, delay: 20, transparent: 0),
+            .init(width: 10, height: 6, indices: [UInt8](repeating: 3, count: 60), disposal: 2, delay: 30),
+        ]
         return [
+            "animated.gif": FixtureGIF.encode(width: 10, height: 6, palette: gifPalette, frames: gifFrames, loopCount: 0),
             "alpha.webp": FixtureWebP.encode(rgba, width: 30, height: 21, channels: 4, lossless: true),
             "animated.webp": FixtureWebP.animation(frames, durations: [100, 200, 300], width: 16, height: 12, loopCount: 0, lossless: true),
             "photo.webp": FixtureWebP.encode(photo.bytes, width: photo.width, height: photo.height, channels: photo.channels,

@@ -205,6 +205,30 @@ void hs_webp_animation_close(hs_webp_animation *animation);
 /// Frees what an encoder above returned.
 void hs_webp_free(void *pointer);
 
+// MARK: - GIF (giflib reports errors by value: no setjmp here)
+
+typedef struct {
+    int width, height;   // the logical screen
+    int frame_count;
+    int loop_count;      // the NETSCAPE2.0 loop count (0: for ever), or -1 without one
+    char message[200];
+} hs_gif_info;
+
+/// Reads every record without decoding pixels: the size, the frames, the loop count. Refuses more
+/// than max_frames frames, or more than max_pixels pixels in all frames' canvases together.
+int hs_gif_probe(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_gif_info *info);
+/// Decodes every frame onto the canvas as a viewer shows it (transparency and disposal applied):
+/// frame_capacity canvases of width × height RGBA, each frame's delay (centiseconds) and its colour
+/// table (256 RGB entries a frame, of which palette_sizes[i] are used).
+int hs_gif_decode(const unsigned char *data, size_t length, int frame_capacity, unsigned char *canvases, int *delays,
+                  unsigned char *palettes, int *palette_sizes, char message[200]);
+/// Writes frames of 8-bit indices (width × height each), each with its own colour table
+/// (256 RGB entries a frame), transparent index (-1: none) and delay; the NETSCAPE loop count when
+/// loop_count >= 0 and there is more than one frame. *output is freed with hs_free.
+int hs_gif_encode(const unsigned char *indices, int width, int height, int frames, const unsigned char *palettes,
+                  const int *palette_sizes, const int *transparent, const int *delays, int loop_count,
+                  unsigned char **output, size_t *output_length, char message[200]);
+
 void hs_free(void *pointer);
 
 // MARK: - allocator

@@ -1,0 +1,4 @@
+// Test fixtures only: images written by the formats' own encoders, with chosen settings.
+#include "jpeg_fixtures.h"
+#include "webp_fixtures.h"
+#include "gif_fixtures.h"
