@@ -59,6 +59,7 @@ struct Palette {
         let count = entries.count / 4
         guard count > 0 else { return nil }
         var cache: [UInt32: UInt8] = [:]
+        cache.reserveCapacity(4096)
         var indices = [UInt8](repeating: 0, count: pixels.width * pixels.height)
         for pixel in 0..<(pixels.width * pixels.height) {
             let key = rgba(pixels, pixel)
@@ -66,15 +67,16 @@ struct Palette {
                 indices[pixel] = index
                 continue
             }
-            let components = [Int(key >> 24), Int(key >> 16 & 255), Int(key >> 8 & 255), Int(key & 255)]
-            var best = 0, bestDistance = Int.max
-            for entry in 0..<count {
-                var distance = 0
-                for channel in 0..<4 {
-                    let difference = components[channel] - Int(entries[entry * 4 + channel])
-                    distance += difference * difference
+            let (r, g, b, a) = (Int32(key >> 24), Int32(key >> 16 & 255), Int32(key >> 8 & 255), Int32(key & 255))
+            var best = 0, bestDistance = Int32.max
+            entries.withUnsafeBufferPointer { table in
+                for entry in 0..<count {
+                    let base = entry * 4
+                    let dr = r - Int32(table[base]), dg = g - Int32(table[base + 1])
+                    let db = b - Int32(table[base + 2]), da = a - Int32(table[base + 3])
+                    let distance = dr * dr + dg * dg + db * db + da * da
+                    if distance < bestDistance { (best, bestDistance) = (entry, distance) }
                 }
-                if distance < bestDistance { (best, bestDistance) = (entry, distance) }
             }
             cache[key] = UInt8(best)
             indices[pixel] = UInt8(best)
