@@ -25,8 +25,8 @@ def halve(data: bytes, mode: str, quality: int):
     if image.size != target:
         image = image.resize(target)  # Pillow's default filter, as the original tool calls it
     out = io.BytesIO()
-    if source_format == "JPEG":
-        image.save(out, "JPEG", quality=quality)
+    if source_format == "JPEG" or (source_format == "TIFF" and image.mode == "RGB"):
+        image.save(out, "JPEG", quality=quality)  # a TIFF photo becomes JPEG, as `resizer halve` writes it
     elif source_format == "GIF":
         image.save(out, "GIF")
     elif source_format == "WEBP":

@@ -134,6 +134,18 @@ def gif_versions(sources, directory):
     return paths
 
 
+def tiff_versions(sources, directory):
+    """LZW TIFF versions of the JPEGs (Pillow writes them through libtiff)."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for source in sources:
+        path = os.path.join(directory, pathlib.Path(source).stem + ".tiff")
+        with Image.open(source) as image:
+            ImageOps.exif_transpose(image).convert("RGB").save(path, "TIFF", compression="tiff_lzw")
+        paths.append(path)
+    return paths
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resizer", required=True)
@@ -157,6 +169,7 @@ def main():
         "WebP": [("resizer halve", "halfsize"), ("Pillow", "plain")],
         "WebPLL": [("resizer halve", "halfsize"), ("Pillow", "plain")],
         "GIF": [("resizer halve", "halfsize"), ("Pillow", "plain")],
+        "TIFF": [("resizer halve", "halfsize"), ("Pillow", "plain")],
     }
     results = {(kind, name): [] for kind in methods for name, _ in methods[kind]}
     peak = {}
@@ -164,7 +177,8 @@ def main():
         # WebP rows: lossy versions of the JPEGs, lossless versions (WebPLL) of the PNGs.
         sets = {"JPEG": jpegs, "PNG": pngs, "WebP": webp_versions(jpegs, os.path.join(scratch, "webp-lossy"), False, 90),
                 "WebPLL": webp_versions(pngs, os.path.join(scratch, "webp-lossless"), True, 90),
-                "GIF": gif_versions(pngs, os.path.join(scratch, "gif"))}
+                "GIF": gif_versions(pngs, os.path.join(scratch, "gif")),
+                "TIFF": tiff_versions(jpegs, os.path.join(scratch, "tiff"))}
         for round_number in range(arguments.rounds):
             for kind, files in sets.items():
                 order = methods[kind][round_number % len(methods[kind]):] + methods[kind][:round_number % len(methods[kind])]
@@ -184,7 +198,7 @@ def main():
         megapixels = {kind: sum(row[3] for row in results[(kind, "resizer halve")][0].values()) / 1e6 for kind in sets}
         print(f"corpus {corpus}: {len(jpegs)} JPEG ({megapixels['JPEG']:.1f} MP), {len(pngs)} PNG "
               f"({megapixels['PNG']:.1f} MP), and WebP versions of them (lossy from the JPEGs, lossless - WebPLL - from the PNGs) "
-              f"and GIF versions of the PNGs; "
+              f"GIF versions of the PNGs and LZW TIFF versions of the JPEGs (both sides write TIFF photos as JPEG); "
               f"core {core}, quality {quality}, {arguments.rounds} rounds alternating, median")
         print(f"{'format':<6} {'method':<16} {'MP/s':>7} {'(min-max)':>15} {'x draft':>8} {'x plain':>8} {'out/in':>7} {'peak RSS':>9}")
         summary = {key: summarise(rounds) for key, rounds in results.items()}
@@ -226,7 +240,7 @@ def main():
             (f"{variant}: JPEG >= 3.5x Pillow plain", jpeg_rate / summary[("JPEG", "Pillow plain")][0] >= 3.5),
             (f"{variant}: JPEG bytes <= Pillow draft", summary[("JPEG", variant)][3] <= summary[("JPEG", "Pillow draft")][3]),
         ]
-    for kind in ("WebP", "WebPLL", "GIF"):
+    for kind in ("WebP", "WebPLL", "GIF", "TIFF"):
         checks.append((f"{kind} >= 1.0x Pillow", summary[(kind, "resizer halve")][0] / summary[(kind, "Pillow")][0] >= 1.0))
     checks += [
         ("PNG >= 1.4x Pillow", png_rate / summary[("PNG", "Pillow")][0] >= 1.4),

@@ -57,6 +57,7 @@ public enum Halver {
         case .png: halved = try PNGHalver.halve(input, options: options)
         case .webp: halved = try WebPHalver.halve(input, options: options)
         case .gif: halved = try GIFHalver.halve(input, options: options)
+        case .tiff: halved = try TIFFHalver.halve(input, options: options)
         default:
             throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not \(ImageFormat.supportedNames)")
         }

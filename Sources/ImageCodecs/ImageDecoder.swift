@@ -29,6 +29,10 @@ public enum ImageDecoder {
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .webp, orientation: .up)
         case .gif:
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .gif, orientation: .up)
+        case .tiff:
+            return try TIFFDecoder.with(input, maximumPixels: maximumPixels) { decoder throws(HalfsizeError) in
+                Decoded(pixels: try decoder.readPixels(), format: .tiff, orientation: decoder.orientation)
+            }
         case let other:
             throw HalfsizeError(.unsupportedFormat, "the file is \(other.displayName), not \(ImageFormat.supportedNames)")
         }

@@ -289,7 +289,7 @@ struct BrokenInputTests {
 
     @Test func otherFormatsAreNamed() throws {
         for (bytes, name) in [(Array("BM".utf8) + [UInt8](repeating: 0, count: 30), "BMP"),
-                              (Array("II".utf8) + [42, 0, 8, 0, 0, 0], "TIFF"),
+                              ([0, 0, 0, 28] + Array("ftypavif".utf8), "AVIF"),
                               ([0, 0, 0, 24] + Array("ftypheic".utf8), "HEIF")] {
             do {
                 _ = try Halver.halve(bytes)

@@ -172,6 +172,8 @@ enum GeneratedImages {
             .init(width: 10, height: 6, indices: [UInt8](repeating: 3, count: 60), disposal: 2, delay: 30),
         ]
         return [
+            "photo.tiff": FixtureTIFF.encode(photo.bytes, width: photo.width, height: photo.height, channels: photo.channels,
+                                             photometric: .rgb, compression: .lzw),
             "animated.gif": FixtureGIF.encode(width: 10, height: 6, palette: gifPalette, frames: gifFrames, loopCount: 0),
             "alpha.webp": FixtureWebP.encode(rgba, width: 30, height: 21, channels: 4, lossless: true),
             "animated.webp": FixtureWebP.animation(frames, durations: [100, 200, 300], width: 16, height: 12, loopCount: 0, lossless: true),

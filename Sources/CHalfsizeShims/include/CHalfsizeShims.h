@@ -229,6 +229,25 @@ int hs_gif_encode(const unsigned char *indices, int width, int height, int frame
                   const int *palette_sizes, const int *transparent, const int *delays, int loop_count,
                   unsigned char **output, size_t *output_length, char message[200]);
 
+// MARK: - TIFF (libtiff; errors reach a handler kept per file, never a global one)
+
+typedef struct {
+    int width, height;
+    int orientation;             // the TIFF orientation tag, 1-8 (EXIF's numbering)
+    int pages;
+    const unsigned char *icc;    // owned by the open file
+    unsigned int icc_length;
+    char message[200];
+} hs_tiff_info;
+
+typedef struct hs_tiff hs_tiff;
+/// Opens the first page; refuses more than max_pixels and what libtiff's RGBA reader cannot read.
+/// Close the file (set even on failure) with hs_tiff_close.
+int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_tiff **file, hs_tiff_info *info);
+/// The first page as 8-bit RGBA (alpha not premultiplied), rows as stored, top-down.
+int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]);
+void hs_tiff_close(hs_tiff *file);
+
 void hs_free(void *pointer);
 
 // MARK: - allocator

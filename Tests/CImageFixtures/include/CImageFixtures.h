@@ -2,3 +2,4 @@
 #include "jpeg_fixtures.h"
 #include "webp_fixtures.h"
 #include "gif_fixtures.h"
+#include "tiff_fixtures.h"
