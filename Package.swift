@@ -40,8 +40,8 @@ let package = Package(
             dependencies: ["CRabbitMQ", "CCurl", "CJPEG", "CPNG", "CDeflate", "CWebP"],
             cSettings: [.unsafeFlags(["-O2"])],
             // pkg-config names one of libwebp's three libraries, and giflib has no pkg-config file:
-            // the others, and libtiff, are linked here (their headers are in /usr/include).
-            linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif"), .linkedLibrary("tiff")]
+            // the others, libtiff and libavif, are linked here (their headers are in /usr/include).
+            linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif"), .linkedLibrary("tiff"), .linkedLibrary("avif")]
         ),
 
         // Libraries, one concern each.
@@ -110,7 +110,7 @@ let package = Package(
 
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
         .target(name: "CImageFixtures", dependencies: ["CJPEG", "CWebP"], path: "Tests/CImageFixtures",
-                linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif"), .linkedLibrary("tiff")]),
+                linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif"), .linkedLibrary("tiff"), .linkedLibrary("avif")]),
         .target(name: "TestCorpus", dependencies: ["CImageFixtures"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CImageFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [

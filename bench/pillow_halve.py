@@ -1,6 +1,6 @@
 """The peer of `resizer halve` in bench/resize: halves files with Pillow, timing each from the
 bytes in memory to the encoded bytes (as `resizer halve` times itself), and prints one line a file:
-path, milliseconds, bytes in, bytes out, input pixels, output width and height.
+path, milliseconds, bytes in, bytes out, input pixels, output width and height, output path.
 
   plain  what the original tool does: Image.resize to half, save at the given quality
   draft  JPEG shrink-on-load (Image.draft) to half size first: the fastest Pillow can do
@@ -25,8 +25,12 @@ def halve(data: bytes, mode: str, quality: int):
     if image.size != target:
         image = image.resize(target)  # Pillow's default filter, as the original tool calls it
     out = io.BytesIO()
-    if source_format == "JPEG" or (source_format == "TIFF" and image.mode == "RGB"):
-        image.save(out, "JPEG", quality=quality)  # a TIFF photo becomes JPEG, as `resizer halve` writes it
+    # Only for the formats converted: counting colours costs time the others must not pay.
+    photo = source_format in ("TIFF", "BMP") and image.mode == "RGB" and image.getcolors(256) is None
+    if source_format == "JPEG" or photo:
+        image.save(out, "JPEG", quality=quality)  # a TIFF or BMP photo becomes JPEG, as `resizer halve` writes it
+    elif source_format == "AVIF":
+        image.save(out, "AVIF", quality=quality, speed=8)
     elif source_format == "GIF":
         image.save(out, "GIF")
     elif source_format == "WEBP":
@@ -47,11 +51,12 @@ def main() -> int:
         encoded, pixels, (width, height) = halve(data, mode, quality)
         elapsed = (time.perf_counter() - start) * 1000
         extension = (".jpg" if encoded[:2] == b"\xff\xd8" else ".webp" if encoded[8:12] == b"WEBP"
-                     else ".gif" if encoded[:3] == b"GIF" else ".png")
+                     else ".gif" if encoded[:3] == b"GIF" else ".avif" if encoded[4:12] == b"ftypavif" else ".png")
         stem = os.path.splitext(os.path.basename(path))[0]
-        with open(os.path.join(out_dir, stem + extension), "wb") as handle:
+        out_path = os.path.join(out_dir, stem + extension)
+        with open(out_path, "wb") as handle:
             handle.write(encoded)
-        print(f"{path}\t{elapsed:.3f}\t{len(data)}\t{len(encoded)}\t{pixels}\t{width}\t{height}")
+        print(f"{path}\t{elapsed:.3f}\t{len(data)}\t{len(encoded)}\t{pixels}\t{width}\t{height}\t{out_path}")
     return 0
 
 

@@ -59,10 +59,8 @@ def run_pillow(mode, files, out_dir, quality, core):
     output, rss = run_pinned([sys.executable, str(HERE / "pillow_halve.py"), mode, str(quality), out_dir, *warmed(files)], core)
     rows = {}
     for line in output.splitlines():
-        path, milliseconds, bytes_in, bytes_out, pixels, _, _ = line.split("\t")
-        stem = pathlib.Path(path).stem
-        extension = {".jpeg": ".jpg"}.get(pathlib.Path(path).suffix.lower(), pathlib.Path(path).suffix.lower())
-        rows[path] = (float(milliseconds), int(bytes_in), int(bytes_out), int(pixels), os.path.join(out_dir, stem + extension))
+        path, milliseconds, bytes_in, bytes_out, pixels, _, _, out_path = line.split("\t")
+        rows[path] = (float(milliseconds), int(bytes_in), int(bytes_out), int(pixels), out_path)
     return rows, rss
 
 
@@ -146,6 +144,19 @@ def tiff_versions(sources, directory):
     return paths
 
 
+def converted_versions(sources, directory, extension, **save_options):
+    """Versions of the sources in another format, written by Pillow (BMP from the PNGs, AVIF from the JPEGs)."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for source in sources:
+        path = os.path.join(directory, pathlib.Path(source).stem + extension)
+        with Image.open(source) as image:
+            image = ImageOps.exif_transpose(image)
+            image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") and extension == ".avif" else "RGB").save(path, **save_options)
+        paths.append(path)
+    return paths
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resizer", required=True)
@@ -170,6 +181,8 @@ def main():
         "WebPLL": [("resizer halve", "halfsize"), ("Pillow", "plain")],
         "GIF": [("resizer halve", "halfsize"), ("Pillow", "plain")],
         "TIFF": [("resizer halve", "halfsize"), ("Pillow", "plain")],
+        "BMP": [("resizer halve", "halfsize"), ("Pillow", "plain")],
+        "AVIF": [("resizer halve", "halfsize"), ("Pillow", "plain")],
     }
     results = {(kind, name): [] for kind in methods for name, _ in methods[kind]}
     peak = {}
@@ -178,7 +191,9 @@ def main():
         sets = {"JPEG": jpegs, "PNG": pngs, "WebP": webp_versions(jpegs, os.path.join(scratch, "webp-lossy"), False, 90),
                 "WebPLL": webp_versions(pngs, os.path.join(scratch, "webp-lossless"), True, 90),
                 "GIF": gif_versions(pngs, os.path.join(scratch, "gif")),
-                "TIFF": tiff_versions(jpegs, os.path.join(scratch, "tiff"))}
+                "TIFF": tiff_versions(jpegs, os.path.join(scratch, "tiff")),
+                "BMP": converted_versions(pngs, os.path.join(scratch, "bmp"), ".bmp", format="BMP"),
+                "AVIF": converted_versions(jpegs, os.path.join(scratch, "avif"), ".avif", format="AVIF", quality=85)}
         for round_number in range(arguments.rounds):
             for kind, files in sets.items():
                 order = methods[kind][round_number % len(methods[kind]):] + methods[kind][:round_number % len(methods[kind])]
@@ -198,7 +213,8 @@ def main():
         megapixels = {kind: sum(row[3] for row in results[(kind, "resizer halve")][0].values()) / 1e6 for kind in sets}
         print(f"corpus {corpus}: {len(jpegs)} JPEG ({megapixels['JPEG']:.1f} MP), {len(pngs)} PNG "
               f"({megapixels['PNG']:.1f} MP), and WebP versions of them (lossy from the JPEGs, lossless - WebPLL - from the PNGs) "
-              f"GIF versions of the PNGs and LZW TIFF versions of the JPEGs (both sides write TIFF photos as JPEG); "
+              f"GIF and BMP versions of the PNGs, LZW TIFF and AVIF versions of the JPEGs (both sides write TIFF and BMP photos "
+              f"as JPEG, else PNG); "
               f"core {core}, quality {quality}, {arguments.rounds} rounds alternating, median")
         print(f"{'format':<6} {'method':<16} {'MP/s':>7} {'(min-max)':>15} {'x draft':>8} {'x plain':>8} {'out/in':>7} {'peak RSS':>9}")
         summary = {key: summarise(rounds) for key, rounds in results.items()}
@@ -240,7 +256,7 @@ def main():
             (f"{variant}: JPEG >= 3.5x Pillow plain", jpeg_rate / summary[("JPEG", "Pillow plain")][0] >= 3.5),
             (f"{variant}: JPEG bytes <= Pillow draft", summary[("JPEG", variant)][3] <= summary[("JPEG", "Pillow draft")][3]),
         ]
-    for kind in ("WebP", "WebPLL", "GIF", "TIFF"):
+    for kind in ("WebP", "WebPLL", "GIF", "TIFF", "BMP", "AVIF"):
         checks.append((f"{kind} >= 1.0x Pillow", summary[(kind, "resizer halve")][0] / summary[(kind, "Pillow")][0] >= 1.0))
     checks += [
         ("PNG >= 1.4x Pillow", png_rate / summary[("PNG", "Pillow")][0] >= 1.4),

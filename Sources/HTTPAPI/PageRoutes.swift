@@ -260,7 +260,7 @@ enum ErrorAdvice {
         case .downloadTooLarge: "The file is too large to download: use a smaller version of the image."
         case .downloadFailed: "The image could not be fetched (the server could not be reached): check the address."
         case .tlsError: "The supplier's secure (https) server has a certificate problem: tell the supplier what the message says."
-        case .unsupportedFormat: "Only JPEG, PNG, WebP, GIF and TIFF images can be halved: convert the image or link another."
+        case .unsupportedFormat: "Only JPEG, PNG, WebP, GIF, AVIF, TIFF and BMP images can be halved: convert the image or link another."
         case .corruptImage: "The file is damaged or not really an image: save it again from the original."
         case .tooLarge: "The image has too many pixels to halve: use a smaller version."
         case .outOfMemory: "The image was too large to halve at this moment: retry later."

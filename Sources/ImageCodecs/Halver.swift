@@ -58,6 +58,8 @@ public enum Halver {
         case .webp: halved = try WebPHalver.halve(input, options: options)
         case .gif: halved = try GIFHalver.halve(input, options: options)
         case .tiff: halved = try TIFFHalver.halve(input, options: options)
+        case .bmp: halved = try BMPHalver.halve(input, options: options)
+        case .avif: halved = try AVIFHalver.halve(input, options: options)
         default:
             throw HalfsizeError(.unsupportedFormat, "the file is \(format.displayName), not \(ImageFormat.supportedNames)")
         }

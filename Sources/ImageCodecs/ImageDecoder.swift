@@ -29,6 +29,10 @@ public enum ImageDecoder {
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .webp, orientation: .up)
         case .gif:
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .gif, orientation: .up)
+        case .avif:
+            return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .avif, orientation: .up)
+        case .bmp:
+            return Decoded(pixels: try BMPDecoder(input, maximumPixels: maximumPixels).read(), format: .bmp, orientation: .up)
         case .tiff:
             return try TIFFDecoder.with(input, maximumPixels: maximumPixels) { decoder throws(HalfsizeError) in
                 Decoded(pixels: try decoder.readPixels(), format: .tiff, orientation: decoder.orientation)
@@ -46,15 +50,28 @@ public enum ImageDecoder {
         public var loopCount: Int
     }
 
-    /// Every frame of an animated WebP or GIF (a still gives one frame).
+    /// Every frame of an animated WebP, GIF or AVIF sequence (a still gives one frame).
     public static func animation(_ input: [UInt8], maximumPixels: Int = 200_000_000) throws(HalfsizeError) -> Animation {
         if ImageFormat.detect(input) == .gif {
             let gif = try GIFFrames.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
             let ends = gif.delays.reduce(into: [Int]()) { ends, delay in ends.append((ends.last ?? 0) + delay * 10) }
             return Animation(frames: gif.canvases, endTimes: ends, loopCount: gif.loopCount)
         }
+        if ImageFormat.detect(input) == .avif {
+            return try AVIFDecoder.with(input, maximumPixels: maximumPixels, maximumFrames: .max) { decoder throws(HalfsizeError) in
+                var animation = Animation(frames: [], endTimes: [], loopCount: 0)
+                var ticks: UInt64 = 0
+                for _ in 0..<decoder.frameCount {
+                    let frame = try decoder.nextFrame()
+                    ticks += frame.duration
+                    animation.frames.append(frame.pixels)
+                    animation.endTimes.append(Int(ticks * 1000 / max(1, decoder.info.timescale)))
+                }
+                return animation
+            }
+        }
         guard ImageFormat.detect(input) == .webp else {
-            throw HalfsizeError(.unsupportedFormat, "only WebP and GIF animations are read here")
+            throw HalfsizeError(.unsupportedFormat, "only WebP, GIF and AVIF animations are read here")
         }
         let header = try WebPHeader.read(input, maximumPixels: maximumPixels, maximumFrames: .max)
         var animation = Animation(frames: [], endTimes: [], loopCount: header.loopCount)

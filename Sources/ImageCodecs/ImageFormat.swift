@@ -2,7 +2,7 @@
 public enum ImageFormat: String, Sendable, Codable, CaseIterable {
     case jpeg, png, gif, webp, bmp, tiff, heif, avif, svg, unknown
 
-    public var isSupported: Bool { [.jpeg, .png, .webp, .gif, .tiff].contains(self) }
+    public var isSupported: Bool { [.jpeg, .png, .webp, .gif, .tiff, .bmp, .avif].contains(self) }
 
     /// "JPEG, PNG or WebP": what an unsupported_format message says can be halved.
     public static var supportedNames: String {
@@ -19,7 +19,7 @@ public enum ImageFormat: String, Sendable, Codable, CaseIterable {
     /// The format an output name's extension stands for (`.jpg` JPEG); `unknown` for others.
     public static func fromExtension(_ name: String) -> ImageFormat {
         let suffix = name.split(separator: ".").last.map(String.init) ?? ""
-        return [ImageFormat.jpeg, .png, .webp, .gif].first { $0.fileExtension == suffix } ?? .unknown
+        return [ImageFormat.jpeg, .png, .webp, .gif, .avif].first { $0.fileExtension == suffix } ?? .unknown
     }
 
     public var mediaType: String {

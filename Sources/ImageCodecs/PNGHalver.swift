@@ -164,4 +164,16 @@ enum LosslessReduction {
         }
         return PixelBuffer(width: image.width, height: image.height, channels: kept.count, bytes: bytes)
     }
+
+    /// RGBA to RGB, for an image known to be opaque.
+    static func dropAlpha(_ image: PixelBuffer) -> PixelBuffer {
+        guard image.channels == 4 else { return image }
+        var bytes = [UInt8](repeating: 0, count: image.width * image.height * 3)
+        for pixel in 0..<(image.width * image.height) {
+            bytes[pixel * 3] = image.bytes[pixel * 4]
+            bytes[pixel * 3 + 1] = image.bytes[pixel * 4 + 1]
+            bytes[pixel * 3 + 2] = image.bytes[pixel * 4 + 2]
+        }
+        return PixelBuffer(width: image.width, height: image.height, channels: 3, bytes: bytes)
+    }
 }

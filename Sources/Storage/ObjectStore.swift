@@ -46,7 +46,7 @@ public enum ObjectKey {
 
     /// True for names `imageName` can produce: the only names the image route serves.
     public static func isImageName(_ name: String) -> Bool {
-        name.range(of: #"^r[0-9]{1,9}-[0-9]{1,6}\.(jpg|png|webp|gif)$"#, options: .regularExpression) != nil
+        name.range(of: #"^r[0-9]{1,9}-[0-9]{1,6}\.(jpg|png|webp|gif|avif)$"#, options: .regularExpression) != nil
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 
 extension PipelineTests {
     /// One image of each format through the four processes: each output keeps its format family
-    /// (a TIFF photo becomes JPEG), is served with its Content-Type, has half the sides, keeps
+    /// (a TIFF photo becomes JPEG, a BMP with alpha PNG), is served with its Content-Type, has half the sides, keeps
     /// transparency and every frame.
     @Test func everyFormatIsHalvedInItsOwnFormat() async throws {
         try await withSystem { images, system in
@@ -18,11 +18,13 @@ extension PipelineTests {
                 (images.url("made/animated.webp"), .webp, 8, 6, 4, 3),
                 (images.url("made/animated.gif"), .gif, 5, 3, 4, 3),
                 (images.url("made/photo.tiff"), .jpeg, 0, 0, 3, 1),
+                (images.url("made/logo.bmp"), .png, 6, 4, 4, 1),
+                (images.url("made/badge.avif"), .avif, 15, 11, 4, 1),
             ]
             let csv = "S. No.,Product Name,Input Image Urls\n1,All,\"\(sources.map(\.url).joined(separator: ", "))\"\n"
             let (_, report) = try await runJob(csv, system: system)
             #expect(report["status"] as? String == "completed", "\(report)")
-            #expect((report["formats"] as? [String: Int]) == ["jpeg": 1, "png": 1, "webp": 3, "gif": 1, "tiff": 1])
+            #expect((report["formats"] as? [String: Int]) == ["jpeg": 1, "png": 1, "webp": 3, "gif": 1, "tiff": 1, "bmp": 1, "avif": 1])
             let outputURL = try #require(report["output_csv_url"] as? String)
             let line = String(decoding: try await HTTP.get(outputURL).1, as: UTF8.self).split(separator: "\r\n").last ?? ""
             let outputs = line.split(separator: "\"").last.map { $0.split(separator: ",").map(String.init) } ?? []

@@ -172,6 +172,8 @@ enum GeneratedImages {
             .init(width: 10, height: 6, indices: [UInt8](repeating: 3, count: 60), disposal: 2, delay: 30),
         ]
         return [
+            "logo.bmp": bmpWithAlpha(),
+            "badge.avif": FixtureAVIF.encode([rgba], durations: [0], width: 30, height: 21, alpha: true),
             "photo.tiff": FixtureTIFF.encode(photo.bytes, width: photo.width, height: photo.height, channels: photo.channels,
                                              photometric: .rgb, compression: .lzw),
             "animated.gif": FixtureGIF.encode(width: 10, height: 6, palette: gifPalette, frames: gifFrames, loopCount: 0),
@@ -181,6 +183,19 @@ enum GeneratedImages {
                                              lossless: false, quality: 85),
         ]
     }()
+}
+
+/// A 12 × 8 32-bit BMP (V4 header, alpha mask): opaque blue on the left, transparent on the right.
+func bmpWithAlpha() -> [UInt8] {
+    func le32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } }
+    let (width, height) = (12, 8)
+    var header = le32(108) + le32(width) + le32(height) + [1, 0, 32, 0] + le32(3) + le32(0) + le32(2835) + le32(2835) + le32(0) + le32(0)
+    header += le32(0x00FF_0000) + le32(0x0000_FF00) + le32(0x0000_00FF) + le32(Int(0xFF00_0000))
+    header += [UInt8](repeating: 0, count: 108 - header.count)
+    var pixels: [UInt8] = []
+    for _ in 0..<height { for x in 0..<width { pixels += x < 6 ? [255, 0, 0, 255] : [0, 0, 0, 0] } }
+    let offset = 14 + header.count
+    return Array("BM".utf8) + le32(offset + pixels.count) + le32(0) + le32(offset) + header + pixels
 }
 
 /// A corpus photo re-encoded at quality 10.

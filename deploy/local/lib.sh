@@ -4,7 +4,7 @@ set -euo pipefail
 
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_BIN=/usr/lib/postgresql/15/bin
-PACKAGES=(rabbitmq-server librabbitmq-dev libcurl4-openssl-dev postgresql libpq-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev libwebp-dev libgif-dev libtiff-dev libssl-dev openssl
+PACKAGES=(rabbitmq-server librabbitmq-dev libcurl4-openssl-dev postgresql libpq-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev libwebp-dev libgif-dev libtiff-dev libavif-dev libssl-dev openssl
           pkg-config curl python3)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

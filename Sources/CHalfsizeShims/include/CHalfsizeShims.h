@@ -248,6 +248,40 @@ int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, 
 int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]);
 void hs_tiff_close(hs_tiff *file);
 
+// MARK: - AVIF (libavif reports errors by value: no setjmp here)
+
+typedef struct {
+    int width, height;
+    int frame_count;             // 1 for a still, more for an image sequence
+    int has_alpha;
+    int rotation;                // irot: quarter turns anticlockwise to display, 0-3
+    int mirror;                  // imir: 0 top and bottom exchanged, 1 left and right, -1 none
+    uint64_t timescale;          // ticks a second of the frame durations
+    const unsigned char *icc;    // owned by the reader
+    size_t icc_length;
+    const unsigned char *exif;   // owned by the reader
+    size_t exif_length;
+    char message[200];
+} hs_avif_info;
+
+typedef struct hs_avif_reader hs_avif_reader;
+/// Parses the boxes (no pixel decoded) and refuses more than max_pixels in all frames or more
+/// than max_frames frames. Close the reader (set even on failure) with hs_avif_close.
+int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_avif_reader **reader, hs_avif_info *info);
+/// The next frame as 8-bit RGBA, and how long it shows (in timescale ticks).
+int hs_avif_next_rgba(hs_avif_reader *reader, unsigned char *pixels, uint64_t *duration, char message[200]);
+void hs_avif_close(hs_avif_reader *reader);
+
+typedef struct hs_avif_writer hs_avif_writer;
+/// An encoder at quality 1-100 and libavif speed 0-10 (10 fastest), durations in timescale ticks.
+int hs_avif_writer_new(int quality, int speed, uint64_t timescale, hs_avif_writer **writer);
+/// Adds packed RGBA (has_alpha) or RGB rows; `single` for a still image.
+int hs_avif_writer_add(hs_avif_writer *writer, const unsigned char *pixels, int width, int height, int has_alpha,
+                       const unsigned char *icc, size_t icc_length, uint64_t duration, int single, char message[200]);
+/// The encoded file; *output is freed with hs_free.
+int hs_avif_writer_finish(hs_avif_writer *writer, unsigned char **output, size_t *output_length, char message[200]);
+void hs_avif_writer_close(hs_avif_writer *writer);
+
 void hs_free(void *pointer);
 
 // MARK: - allocator

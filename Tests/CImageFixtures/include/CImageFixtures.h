@@ -3,3 +3,4 @@
 #include "webp_fixtures.h"
 #include "gif_fixtures.h"
 #include "tiff_fixtures.h"
+#include "avif_fixtures.h"
