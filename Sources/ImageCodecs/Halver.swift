@@ -3,6 +3,20 @@ import CJPEG
 import CPNG
 import HalfsizeCore
 
+/// What every output is written as: the input's own family (`keep`), or one format for all.
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case keep, jpeg, png, webp
+
+    var imageFormat: ImageFormat? {
+        switch self {
+        case .keep: nil
+        case .jpeg: .jpeg
+        case .png: .png
+        case .webp: .webp
+        }
+    }
+}
+
 public struct HalvingOptions: Sendable {
     /// JPEG output quality, 1…100.
     public var quality: Int
@@ -18,15 +32,17 @@ public struct HalvingOptions: Sendable {
     /// Animations with more frames than this are refused from their header; `maximumPixels`
     /// then bounds width × height × frames.
     public var maximumFrames: Int
+    public var outputFormat: OutputFormat
 
     public init(quality: Int = 85, optimizeHuffman: Bool = false, maximumPixels: Int = 50_000_000, maximumScans: Int = 100,
-                pngCompressionLevel: Int = 6, maximumFrames: Int = 1000) {
+                pngCompressionLevel: Int = 6, maximumFrames: Int = 1000, outputFormat: OutputFormat = .keep) {
         self.quality = quality
         self.optimizeHuffman = optimizeHuffman
         self.maximumPixels = maximumPixels
         self.maximumScans = maximumScans
         self.pngCompressionLevel = pngCompressionLevel
         self.maximumFrames = maximumFrames
+        self.outputFormat = outputFormat
     }
 }
 
@@ -52,6 +68,11 @@ public enum Halver {
         let started = ContinuousClock.now
         var halved: HalvedImage
         let format = ImageFormat.detect(input)
+        if let forced = options.outputFormat.imageFormat, forced != format, format.isSupported {
+            var halved = try ForcedOutput.halve(input, as: forced, options: options)
+            halved.duration = ContinuousClock.now - started
+            return halved
+        }
         switch format {
         case .jpeg: halved = try JPEGHalver.halve(input, options: options)
         case .png: halved = try PNGHalver.halve(input, options: options)

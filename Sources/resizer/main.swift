@@ -29,7 +29,8 @@ struct ResizerSettings: ProgramSettingsProtocol {
             maximumScans: reader.integer("HALFSIZE_MAX_SCANS", default: 100, in: 1...10_000, "most progressive JPEG scans accepted"),
             pngCompressionLevel: reader.integer("HALFSIZE_PNG_LEVEL", default: 6, in: 0...12, "libdeflate level of PNG output (0 stores, 12 is smallest and slowest)"),
             maximumFrames: reader.integer("HALFSIZE_MAX_FRAMES", default: 1000, in: 1...100_000,
-                                          "most frames of an animation accepted (width x height x frames is also bounded by HALFSIZE_MAX_PIXELS)"))
+                                          "most frames of an animation accepted (width x height x frames is also bounded by HALFSIZE_MAX_PIXELS)"),
+            outputFormat: Self.outputFormat(reader))
         keepOriginals = reader.boolean("HALFSIZE_KEEP_ORIGINALS", default: false,
                                        "keep each downloaded original after its image settled (else it is deleted at once)")
         let outputDirectory = reader.string("HALFSIZE_OUT", default: "halved", "with `resizer halve`: the directory results are written to")
@@ -39,6 +40,18 @@ struct ResizerSettings: ProgramSettingsProtocol {
         } else if let unexpected = reader.positional.first {
             reader.reportProblem("unknown command \(unexpected); the only command is `halve FILE…`")
         }
+    }
+}
+
+extension ResizerSettings {
+    static func outputFormat(_ reader: ConfigurationReader) -> OutputFormat {
+        let text = reader.string("HALFSIZE_OUTPUT_FORMAT", default: "keep",
+            "keep (each output in its input's family: JPEG, PNG, WebP, GIF, AVIF; TIFF and BMP as JPEG or PNG), or jpeg, png or webp for every output")
+        guard let format = OutputFormat(rawValue: text.lowercased()) else {
+            reader.reportProblem("HALFSIZE_OUTPUT_FORMAT must be keep, jpeg, png or webp, not \"\(text)\"")
+            return .keep
+        }
+        return format
     }
 }
 
