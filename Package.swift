@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "HalfsizeCoreTests", dependencies: ["HalfsizeCore", "ProductCSV", "Messaging", "TestCorpus"]),
         .target(name: "CImageFixtures", dependencies: ["CJPEG", "CWebP"], path: "Tests/CImageFixtures",
                 linkerSettings: [.linkedLibrary("webpmux"), .linkedLibrary("webp"), .linkedLibrary("gif"), .linkedLibrary("tiff"), .linkedLibrary("avif")]),
-        .target(name: "TestCorpus", dependencies: ["CImageFixtures"], path: "Tests/TestCorpus"),
+        .target(name: "TestCorpus", dependencies: ["CImageFixtures", "ImageCodecs"], path: "Tests/TestCorpus"),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "HalfsizeCore", "TestCorpus", "CImageFixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "HalfsizeCore", "JobStore", "Pipeline", "ImageCodecs", "Fetching", "ProductCSV", "TestCorpus", "Messaging", "CImageFixtures", "Operations", "HTTPAPI", "HTTPCommon", "Storage",

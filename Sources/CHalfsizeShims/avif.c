@@ -8,7 +8,10 @@
 
 struct hs_avif_reader {
     avifDecoder *decoder;
+    hs_avif_info info;
 };
+
+const hs_avif_info *hs_avif_reader_info(const hs_avif_reader *reader) { return &reader->info; }
 
 static int status_of(avifResult result) {
     switch (result) {
@@ -24,12 +27,12 @@ static int fail(char message[200], avifResult result, const char *what, const av
     return status_of(result);
 }
 
-int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_avif_reader **result, hs_avif_info *info) {
-    memset(info, 0, sizeof *info);
+int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_avif_reader **result) {
     *result = NULL;
     hs_avif_reader *reader = calloc(1, sizeof *reader);
     if (reader == NULL) return HS_NO_MEMORY;
     *result = reader;
+    hs_avif_info *info = &reader->info;
     reader->decoder = avifDecoderCreate();
     if (reader->decoder == NULL) return HS_NO_MEMORY;
     avifDecoder *decoder = reader->decoder;
@@ -59,8 +62,9 @@ int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, 
     return HS_OK;
 }
 
-int hs_avif_next_rgba(hs_avif_reader *reader, unsigned char *pixels, uint64_t *duration, char message[200]) {
+int hs_avif_next_rgba(hs_avif_reader *reader, unsigned char *pixels, uint64_t *duration) {
     avifDecoder *decoder = reader->decoder;
+    char *message = reader->info.message;
     avifResult status = avifDecoderNextImage(decoder);
     if (status != AVIF_RESULT_OK) return fail(message, status, "a frame cannot be decoded", &decoder->diag);
     *duration = decoder->imageTiming.durationInTimescales;

@@ -13,7 +13,7 @@ struct hs_tiff {
     const unsigned char *data;
     size_t length;
     toff_t offset;
-    char message[200];
+    hs_tiff_info info;
 };
 
 static tmsize_t read_memory(thandle_t handle, void *destination, tmsize_t size) {
@@ -41,10 +41,10 @@ static toff_t size_of(thandle_t handle) { return (toff_t)((hs_tiff *)handle)->le
 static int keep_first_error(TIFF *tiff, void *user_data, const char *module, const char *format, va_list arguments) {
     (void)tiff;
     hs_tiff *file = user_data;
-    if (file->message[0] == 0) {
+    if (file->info.message[0] == 0) {
         char text[160];
         vsnprintf(text, sizeof text, format, arguments);
-        snprintf(file->message, sizeof file->message, "%s%s%s", module ? module : "", module ? ": " : "", text);
+        snprintf(file->info.message, sizeof file->info.message, "%s%s%s", module ? module : "", module ? ": " : "", text);
     }
     return 1;
 }
@@ -54,11 +54,13 @@ static int ignore_warning(TIFF *tiff, void *user_data, const char *module, const
     return 1;
 }
 
-int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_tiff **result, hs_tiff_info *info) {
-    memset(info, 0, sizeof *info);
+const hs_tiff_info *hs_tiff_file_info(const hs_tiff *file) { return &file->info; }
+
+int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_tiff **result) {
     *result = NULL;
     hs_tiff *file = calloc(1, sizeof *file);
     if (file == NULL) return HS_NO_MEMORY;
+    hs_tiff_info *info = &file->info;
     file->data = data;
     file->length = length;
     *result = file;
@@ -73,7 +75,7 @@ int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, 
                                    NULL, NULL, options);
     TIFFOpenOptionsFree(options);
     if (file->tiff == NULL) {
-        snprintf(info->message, sizeof info->message, "%s", file->message[0] ? file->message : "not a readable TIFF");
+        if (info->message[0] == 0) snprintf(info->message, sizeof info->message, "not a readable TIFF");
         return HS_CORRUPT;
     }
     uint32_t width = 0, height = 0;
@@ -107,7 +109,8 @@ int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, 
     return HS_OK;
 }
 
-int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]) {
+int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels) {
+    char *message = file->info.message;
     uint16_t photometric = 0, compression = 0;
     TIFFGetFieldDefaulted(file->tiff, TIFFTAG_PHOTOMETRIC, &photometric);
     TIFFGetFieldDefaulted(file->tiff, TIFFTAG_COMPRESSION, &compression);
@@ -117,7 +120,7 @@ int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]) {
     TIFFRGBAImage image;
     char reason[1024] = "";
     if (!TIFFRGBAImageBegin(&image, file->tiff, 0, reason)) {
-        snprintf(message, 200, "%s", reason);
+        snprintf(message, sizeof file->info.message, "%s", reason);
         return HS_CORRUPT;
     }
     // As stored, rows top-down: the orientation tag is applied by the caller, as EXIF's is.
@@ -126,7 +129,7 @@ int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]) {
     int ok = TIFFRGBAImageGet(&image, (uint32_t *)pixels, width, height);
     TIFFRGBAImageEnd(&image);
     if (!ok) {
-        snprintf(message, 200, "%s", file->message[0] ? file->message : "the pixels cannot be read");
+        if (message[0] == 0) snprintf(message, sizeof file->info.message, "the pixels cannot be read");
         return HS_CORRUPT;
     }
     // The raster is R, G, B, A bytes with associated (premultiplied) alpha: undo it.

@@ -2,9 +2,9 @@ import CHalfsizeShims
 import HalfsizeCore
 
 /// An AVIF whose boxes are parsed. Only `with` makes one; it reads the input in place.
-final class AVIFDecoder {
-    private let handle: OpaquePointer?
-    let info: hs_avif_info
+final class AVIFDecoder: CodecDecoder {
+    private let handle: OpaquePointer
+    var info: hs_avif_info { hs_avif_reader_info(handle).pointee }
     var width: Int { Int(info.width) }
     var height: Int { Int(info.height) }
     var frameCount: Int { max(1, Int(info.frame_count)) }
@@ -24,42 +24,26 @@ final class AVIFDecoder {
         return [Orientation.fromEXIF(tiff.starts(with: Array("Exif\0\0".utf8)) ? Array(tiff.dropFirst(6)) : tiff)]
     }
 
-    private init(handle: OpaquePointer?, info: hs_avif_info) {
-        self.handle = handle
-        self.info = info
-    }
-
+    init(handle: OpaquePointer) { self.handle = handle }
     deinit { hs_avif_close(handle) }
 
     static func with<Result>(_ input: [UInt8], maximumPixels: Int, maximumFrames: Int,
                              _ body: (AVIFDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
-        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
-            var handle: OpaquePointer?
-            var info = hs_avif_info()
-            let status = hs_avif_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), Int32(clamping: maximumFrames), &handle, &info)
-            let decoder = AVIFDecoder(handle: handle, info: info)
-            return Swift.Result { () throws(HalfsizeError) -> Result in
-                var info = info
-                try CodecStatus.check(status, format: "AVIF", message: CodecStatus.message(&info.message))
-                return try body(decoder)
-            }
-        }
-        return try outcome.get()
+        try open(input, format: "AVIF", { buffer, handle in
+            hs_avif_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), Int32(clamping: maximumFrames), &handle)
+        }, body)
+    }
+
+    func check(_ status: Int32) throws(HalfsizeError) {
+        var info = self.info
+        try CodecStatus.check(status, format: "AVIF", message: CodecStatus.message(&info.message))
     }
 
     /// The next frame, upright RGBA, and how long it shows in timescale ticks.
     func nextFrame() throws(HalfsizeError) -> (pixels: PixelBuffer, duration: UInt64) {
-        var message = [CChar](repeating: 0, count: 200)
         var duration: UInt64 = 0
-        let count = width * height * 4
-        var status: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = hs_avif_next_rgba(handle, buffer.baseAddress, &duration, &message)
-            initialized = count  // thrown away below on failure
-        }
-        try CodecStatus.check(status, format: "AVIF", message: CodecStatus.text(message))
-        let upright = orientations.reduce(PixelBuffer(width: width, height: height, channels: 4, bytes: bytes)) { $0.oriented($1) }
-        return (upright, duration)
+        let stored = try readImage(width: width, height: height, channels: 4) { hs_avif_next_rgba(handle, $0, &duration) }
+        return (orientations.reduce(stored) { $0.oriented($1) }, duration)
     }
 }
 

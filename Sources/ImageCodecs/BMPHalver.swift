@@ -88,30 +88,45 @@ struct BMPDecoder {
         } else {
             let stride = (width * bitsPerPixel + 31) / 32 * 4
             guard dataOffset >= 0, dataOffset + stride * height <= bytes.count else { throw Self.corrupt("the pixel data is cut short") }
-            for row in 0..<height {
-                let source = dataOffset + row * stride
-                let y = topDown ? row : height - 1 - row
-                for x in 0..<width { put(colour(row: source, x: x), &pixels, x: x, y: y) }
+            pixels.withUnsafeMutableBufferPointer { target in
+                bytes.withUnsafeBufferPointer { file in
+                    for row in 0..<height {
+                        let y = topDown ? row : height - 1 - row
+                        readRow(file, from: dataOffset + row * stride, into: target, at: y * width * 4)
+                    }
+                }
             }
         }
         return PixelBuffer(width: width, height: height, channels: 4, bytes: pixels)
     }
 
-    private func colour(row source: Int, x: Int) -> [UInt8] {
+    /// One uncompressed row into RGBA; the row's bytes were checked to be in the file.
+    private func readRow(_ file: UnsafeBufferPointer<UInt8>, from source: Int, into target: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
         switch bitsPerPixel {
-        case 1, 4, 8:
-            let bit = x * bitsPerPixel
-            let index = Int(bytes[source + bit / 8] >> (8 - bitsPerPixel - bit % 8)) & ((1 << bitsPerPixel) - 1)
-            return index < colours.count ? colours[index] : [0, 0, 0, 255]
         case 24:
-            let base = source + x * 3
-            return [bytes[base + 2], bytes[base + 1], bytes[base], 255]
+            for x in 0..<width {
+                let base = source + x * 3, out = start + x * 4
+                target[out] = file[base + 2]; target[out + 1] = file[base + 1]; target[out + 2] = file[base]; target[out + 3] = 255
+            }
+        case 1, 4, 8:
+            let mask = (1 << bitsPerPixel) - 1
+            for x in 0..<width {
+                let bit = x * bitsPerPixel
+                let index = Int(file[source + bit / 8] >> (8 - bitsPerPixel - bit % 8)) & mask
+                let colour = index < colours.count ? colours[index] : [0, 0, 0, 255]
+                for channel in 0..<4 { target[start + x * 4 + channel] = colour[channel] }
+            }
         default:
-            let base = source + x * bitsPerPixel / 8
-            let value = bitsPerPixel == 16 ? UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8
-                : UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8 | UInt32(bytes[base + 2]) << 16 | UInt32(bytes[base + 3]) << 24
-            return [Self.channel(value, masks[0]), Self.channel(value, masks[1]), Self.channel(value, masks[2]),
-                    masks[3] == 0 ? 255 : Self.channel(value, masks[3])]
+            let (red, green, blue, alpha) = (masks[0], masks[1], masks[2], masks[3])
+            for x in 0..<width {
+                let base = source + x * bitsPerPixel / 8, out = start + x * 4
+                let value = bitsPerPixel == 16 ? UInt32(file[base]) | UInt32(file[base + 1]) << 8
+                    : UInt32(file[base]) | UInt32(file[base + 1]) << 8 | UInt32(file[base + 2]) << 16 | UInt32(file[base + 3]) << 24
+                target[out] = Self.channel(value, red)
+                target[out + 1] = Self.channel(value, green)
+                target[out + 2] = Self.channel(value, blue)
+                target[out + 3] = alpha == 0 ? 255 : Self.channel(value, alpha)
+            }
         }
     }
 

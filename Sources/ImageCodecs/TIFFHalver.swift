@@ -2,48 +2,33 @@ import CHalfsizeShims
 import HalfsizeCore
 
 /// A TIFF's first page, opened by libtiff. Only `with` makes one; it reads the input in place.
-final class TIFFDecoder {
-    private let handle: OpaquePointer?
-    let info: hs_tiff_info
+final class TIFFDecoder: CodecDecoder {
+    private let handle: OpaquePointer
+    private var info: hs_tiff_info { hs_tiff_file_info(handle).pointee }
+
+    init(handle: OpaquePointer) { self.handle = handle }
+    deinit { hs_tiff_close(handle) }
+
+    static func with<Result>(_ input: [UInt8], maximumPixels: Int,
+                             _ body: (TIFFDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
+        try open(input, format: "TIFF", { buffer, handle in
+            hs_tiff_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &handle)
+        }, body)
+    }
+
     var width: Int { Int(info.width) }
     var height: Int { Int(info.height) }
     var orientation: Orientation { Orientation(rawValue: Int(info.orientation)) ?? .up }
     var icc: [UInt8] { Array(UnsafeBufferPointer(start: info.icc, count: Int(info.icc_length))) }
 
-    private init(handle: OpaquePointer?, info: hs_tiff_info) {
-        self.handle = handle
-        self.info = info
-    }
-
-    deinit { hs_tiff_close(handle) }
-
-    static func with<Result>(_ input: [UInt8], maximumPixels: Int,
-                             _ body: (TIFFDecoder) throws(HalfsizeError) -> Result) throws(HalfsizeError) -> Result {
-        let outcome = input.withUnsafeBufferPointer { buffer -> Swift.Result<Result, HalfsizeError> in
-            var handle: OpaquePointer?
-            var info = hs_tiff_info()
-            let status = hs_tiff_open(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &handle, &info)
-            let decoder = TIFFDecoder(handle: handle, info: info)
-            return Swift.Result { () throws(HalfsizeError) -> Result in
-                var info = info
-                try CodecStatus.check(status, format: "TIFF", message: CodecStatus.message(&info.message))
-                return try body(decoder)
-            }
-        }
-        return try outcome.get()
-    }
-
     /// The page as stored (not yet turned upright), RGBA.
     func readPixels() throws(HalfsizeError) -> PixelBuffer {
-        var message = [CChar](repeating: 0, count: 200)
-        let count = width * height * 4
-        var status: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = hs_tiff_read_rgba(handle, buffer.baseAddress, &message)
-            initialized = count  // thrown away below on failure
-        }
-        try CodecStatus.check(status, format: "TIFF", message: CodecStatus.text(message))
-        return PixelBuffer(width: width, height: height, channels: 4, bytes: bytes)
+        try readImage(width: width, height: height, channels: 4) { hs_tiff_read_rgba(handle, $0) }
+    }
+
+    func check(_ status: Int32) throws(HalfsizeError) {
+        var info = self.info
+        try CodecStatus.check(status, format: "TIFF", message: CodecStatus.message(&info.message))
     }
 }
 

@@ -7,14 +7,6 @@ import Testing
 /// are known within a few levels).
 @Suite("AVIF")
 struct AVIFFormsTests {
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
-    func close(_ a: [Int], _ b: [Int], within tolerance: Int) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance }
-    }
 
     /// 16 × 8: opaque red on the left, half-transparent blue on the right.
     static let halves: [UInt8] = {
@@ -27,12 +19,12 @@ struct AVIFFormsTests {
         let input = FixtureAVIF.encode([Self.halves], durations: [0], width: 16, height: 8, alpha: true)
         let decoded = try ImageDecoder.decode(input)
         #expect(decoded.format == .avif && (decoded.pixels.width, decoded.pixels.height) == (16, 8))
-        #expect(close(pixel(decoded.pixels, 2, 2), [255, 0, 0, 255], within: 8) && close(pixel(decoded.pixels, 12, 5), [0, 0, 255, 128], within: 8))
+        #expect(nearlyEqual(pixel(decoded.pixels, 2, 2), [255, 0, 0, 255], within: 8) && nearlyEqual(pixel(decoded.pixels, 12, 5), [0, 0, 255, 128], within: 8))
         let halved = try Halver.halve(input)
         #expect(halved.format == .avif && (halved.outputWidth, halved.outputHeight) == (8, 4))
         let output = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(pixel(output, 1, 1), [255, 0, 0, 255], within: 16), "\(pixel(output, 1, 1))")
-        #expect(close(pixel(output, 6, 2), [0, 0, 255, 128], within: 16), "alpha kept: \(pixel(output, 6, 2))")
+        #expect(nearlyEqual(pixel(output, 1, 1), [255, 0, 0, 255], within: 16), "\(pixel(output, 1, 1))")
+        #expect(nearlyEqual(pixel(output, 6, 2), [0, 0, 255, 128], within: 16), "alpha kept: \(pixel(output, 6, 2))")
     }
 
     @Test func irotIsAppliedAndASequenceKeepsItsFramesAndDurations() throws {
@@ -41,7 +33,7 @@ struct AVIFFormsTests {
         let halved = try Halver.halve(rotated)
         #expect((halved.inputWidth, halved.inputHeight) == (8, 16) && (halved.outputWidth, halved.outputHeight) == (4, 8))
         let upright = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(Array(pixel(upright, 2, 7).prefix(3)), [255, 0, 0], within: 16) && close(Array(pixel(upright, 2, 0).prefix(3)), [0, 0, 255], within: 16))
+        #expect(nearlyEqual(Array(pixel(upright, 2, 7).prefix(3)), [255, 0, 0], within: 16) && nearlyEqual(Array(pixel(upright, 2, 0).prefix(3)), [0, 0, 255], within: 16))
 
         let colours: [[UInt8]] = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]]
         let frames = colours.map { colour in (0..<8 * 8).flatMap { _ in colour } }
@@ -50,7 +42,7 @@ struct AVIFFormsTests {
         let animation = try ImageDecoder.animation(halvedSequence.bytes)
         #expect(animation.frames.count == 3 && animation.endTimes == [100, 350, 400])
         for (frame, colour) in zip(animation.frames, colours) {
-            #expect((frame.width, frame.height) == (4, 4) && close(pixel(frame, 1, 1), colour.map(Int.init), within: 16))
+            #expect((frame.width, frame.height) == (4, 4) && nearlyEqual(pixel(frame, 1, 1), colour.map(Int.init), within: 16))
         }
     }
 

@@ -1,5 +1,6 @@
 import HalfsizeCore
 import ImageCodecs
+import TestCorpus
 import Testing
 
 /// A BMP built byte by byte, so each header, depth and compression is tested with known pixels.
@@ -54,11 +55,6 @@ struct BMPFixture {
 
 @Suite("BMP")
 struct BMPFormsTests {
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
     func decode(_ fixture: BMPFixture) throws -> PixelBuffer { try ImageDecoder.decode(fixture.bytes).pixels }
 
     @Test func twentyFourBitsBottomUpWithPaddingAndCoreHeaders() throws {

@@ -9,11 +9,6 @@ struct GIFFormsTests {
     /// black, red, green, blue, white, grey, yellow, cyan
     static let palette: [UInt8] = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 128, 128, 128, 255, 255, 0, 0, 255, 255]
 
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
     @Test func aStillDecodesExactlyAndHalvesWithTransparencyKept() throws {
         // 8 × 2 in 2 × 2 blocks: red | one red, three transparent | blue | white; index 0 is transparent.
         let indices: [UInt8] = [1, 1, 1, 0, 3, 3, 4, 4,

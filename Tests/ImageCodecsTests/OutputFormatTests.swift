@@ -6,11 +6,6 @@ import Testing
 /// HALFSIZE_OUTPUT_FORMAT: one format for every output.
 @Suite("Forced output format")
 struct OutputFormatTests {
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
     @Test(arguments: [OutputFormat.jpeg, .png, .webp])
     func everyInputComesOutInTheForcedFormat(format: OutputFormat) throws {
         let inputs = [try Corpus.bytes("j20_squirrel_0.2mp.jpg"), try Corpus.bytes("p03_photo_fruits_512.png"),

@@ -6,14 +6,6 @@ import Testing
 /// TIFF through the halver, on files libtiff's own encoder wrote with known pixels.
 @Suite("TIFF")
 struct TIFFFormsTests {
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
-    func close(_ a: [Int], _ b: [Int], within tolerance: Int) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance }
-    }
 
     /// A photographic gradient: thousands of colours, so the output is JPEG.
     static func gradient(width: Int, height: Int) -> [UInt8] {
@@ -35,7 +27,7 @@ struct TIFFFormsTests {
         let halved = try Halver.halve(input)
         #expect(halved.format == .jpeg && (halved.outputWidth, halved.outputHeight) == (51, 31))
         let output = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(pixel(output, 9, 5), Array(pixel(decoded, 18, 10).prefix(3)), within: 12))
+        #expect(nearlyEqual(pixel(output, 9, 5), Array(pixel(decoded, 18, 10).prefix(3)), within: 12))
     }
 
     @Test func unassociatedAlphaIsKeptAndTheOutputIsPNG() throws {
@@ -45,13 +37,13 @@ struct TIFFFormsTests {
         let input = FixtureTIFF.encode(rgba, width: 4, height: 2, channels: 4, photometric: .rgb, compression: .lzw, alpha: 2)
         let decoded = try ImageDecoder.decode(input).pixels
         #expect(pixel(decoded, 0, 0) == [255, 0, 0, 255] && pixel(decoded, 1, 0)[3] == 0)
-        #expect(close(pixel(decoded, 2, 1), [0, 0, 255, 128], within: 1))
+        #expect(nearlyEqual(pixel(decoded, 2, 1), [0, 0, 255, 128], within: 1))
         let halved = try Halver.halve(input)
         #expect(halved.format == .png && (halved.outputWidth, halved.outputHeight) == (2, 1))
         let output = try ImageDecoder.decode(halved.bytes).pixels
         #expect(output.channels == 4 || output.channels == 2 || output.channels == 1)
         let upright = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(pixel(upright, 0, 0).suffix(1).map { $0 }, [128], within: 1), "alpha is the average")
+        #expect(nearlyEqual(pixel(upright, 0, 0).suffix(1).map { $0 }, [128], within: 1), "alpha is the average")
     }
 
     @Test func sixteenBitGreyIsScaledAndFewLevelsStayPNG() throws {
@@ -60,7 +52,7 @@ struct TIFFFormsTests {
         let input = FixtureTIFF.encode(samples16: samples, width: 8, height: 4, channels: 1, photometric: .grey, compression: .deflate)
         let decoded = try ImageDecoder.decode(input).pixels
         #expect(pixel(decoded, 0, 0) == [0, 0, 0, 255] && pixel(decoded, 2, 0) == [255, 255, 255, 255])
-        #expect(close(pixel(decoded, 4, 0), [128, 128, 128, 255], within: 1))
+        #expect(nearlyEqual(pixel(decoded, 4, 0), [128, 128, 128, 255], within: 1))
         let halved = try Halver.halve(input)
         #expect(halved.format == .png && (halved.outputWidth, halved.outputHeight) == (4, 2))
     }
@@ -68,11 +60,11 @@ struct TIFFFormsTests {
     @Test func cmykAndJPEGCompressedPagesDecode() throws {
         let cmyk = [UInt8](repeating: 0, count: 16 * 16 * 4).enumerated().map { [0, 255, 255, 0][$0.offset % 4] as UInt8 }  // magenta + yellow: red
         let fromCMYK = try ImageDecoder.decode(FixtureTIFF.encode(cmyk, width: 16, height: 16, channels: 4, photometric: .cmyk)).pixels
-        #expect(close(pixel(fromCMYK, 3, 3), [255, 0, 0, 255], within: 2))
+        #expect(nearlyEqual(pixel(fromCMYK, 3, 3), [255, 0, 0, 255], within: 2))
         let rgb = Self.gradient(width: 48, height: 32)
         let jpegCompressed = FixtureTIFF.encode(rgb, width: 48, height: 32, channels: 3, photometric: .ycbcr, compression: .jpeg)
         let decoded = try ImageDecoder.decode(jpegCompressed).pixels
-        #expect(close(pixel(decoded, 20, 10), rgb[(10 * 48 + 20) * 3..<(10 * 48 + 20) * 3 + 3].map(Int.init) + [255], within: 16))
+        #expect(nearlyEqual(pixel(decoded, 20, 10), rgb[(10 * 48 + 20) * 3..<(10 * 48 + 20) * 3 + 3].map(Int.init) + [255], within: 16))
         #expect(try Halver.halve(jpegCompressed).format == .jpeg)
     }
 
@@ -84,7 +76,7 @@ struct TIFFFormsTests {
         let halved = try Halver.halve(input)
         #expect((halved.inputWidth, halved.inputHeight) == (20, 40) && (halved.outputWidth, halved.outputHeight) == (10, 20))
         let output = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(Array(pixel(output, 5, 2).prefix(3)), [255, 0, 0], within: 2) && close(Array(pixel(output, 5, 17).prefix(3)), [0, 0, 255], within: 2))
+        #expect(nearlyEqual(Array(pixel(output, 5, 2).prefix(3)), [255, 0, 0], within: 2) && nearlyEqual(Array(pixel(output, 5, 17).prefix(3)), [0, 0, 255], within: 2))
     }
 
     @Test func limitsAreCheckedBeforeDecodingAndBrokenFilesAreCorrupt() throws {

@@ -12,15 +12,6 @@ struct WebPFormsTests {
         255, 0, 0, 255,   0, 255, 0, 0,     100, 100, 100, 255,   0, 0, 255, 255,
     ]
 
-    func pixel(_ buffer: PixelBuffer, _ x: Int, _ y: Int) -> [Int] {
-        let start = (y * buffer.width + x) * buffer.channels
-        return buffer.bytes[start..<start + buffer.channels].map(Int.init)
-    }
-
-    func close(_ a: [Int], _ b: [Int], within tolerance: Int) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance }
-    }
-
     @Test func losslessDecodesExactlyAndHalvesWithAlphaWeighting() throws {
         let input = FixtureWebP.encode(Self.rgba, width: 4, height: 2, channels: 4, lossless: true)
         let decoded = try ImageDecoder.decode(input)
@@ -32,8 +23,8 @@ struct WebPFormsTests {
         let output = try ImageDecoder.decode(halved.bytes).pixels
         #expect(output.channels == 4, "alpha is kept")
         // Red counts alone in the colour (the green is transparent); alpha is the plain average.
-        #expect(close(pixel(output, 0, 0), [255, 0, 0, 128], within: 1), "\(pixel(output, 0, 0))")
-        #expect(close(pixel(output, 1, 0), [50, 50, 178, 255], within: 1), "\(pixel(output, 1, 0))")
+        #expect(nearlyEqual(pixel(output, 0, 0), [255, 0, 0, 128], within: 1), "\(pixel(output, 0, 0))")
+        #expect(nearlyEqual(pixel(output, 1, 0), [50, 50, 178, 255], within: 1), "\(pixel(output, 1, 0))")
         #expect(Self.isLossless(halved.bytes), "lossless stays lossless")
     }
 
@@ -50,7 +41,7 @@ struct WebPFormsTests {
         #expect(output.channels == 3)
         for (x, y) in [(0, 0), (10, 10), (32, 23), (20, 5)] {
             let sx = min(2 * x, width - 1), sy = min(2 * y, height - 1)
-            #expect(close(pixel(output, x, y), pixel(original, sx, sy), within: 12), "(\(x), \(y))")
+            #expect(nearlyEqual(pixel(output, x, y), pixel(original, sx, sy), within: 12), "(\(x), \(y))")
         }
     }
 
@@ -64,7 +55,7 @@ struct WebPFormsTests {
         #expect((halved.inputWidth, halved.inputHeight) == (20, 40))
         #expect((halved.outputWidth, halved.outputHeight) == (10, 20))
         let output = try ImageDecoder.decode(halved.bytes).pixels
-        #expect(close(pixel(output, 5, 2), [255, 0, 0], within: 2) && close(pixel(output, 5, 17), [0, 0, 255], within: 2))
+        #expect(nearlyEqual(pixel(output, 5, 2), [255, 0, 0], within: 2) && nearlyEqual(pixel(output, 5, 17), [0, 0, 255], within: 2))
         #expect(Self.chunk("ICCP", in: halved.bytes) == icc)
         #expect(Self.chunk("EXIF", in: halved.bytes) == nil, "orientation applied, so EXIF is dropped")
     }
@@ -82,7 +73,7 @@ struct WebPFormsTests {
         #expect(animation.loopCount == 3)
         for (frame, colour) in zip(animation.frames, colours) {
             #expect((frame.width, frame.height) == (5, 3))
-            #expect(close(pixel(frame, 2, 1), colour.map(Int.init), within: 1), "\(pixel(frame, 2, 1))")
+            #expect(nearlyEqual(pixel(frame, 2, 1), colour.map(Int.init), within: 1), "\(pixel(frame, 2, 1))")
         }
     }
 

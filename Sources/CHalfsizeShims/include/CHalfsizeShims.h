@@ -242,10 +242,11 @@ typedef struct {
 
 typedef struct hs_tiff hs_tiff;
 /// Opens the first page; refuses more than max_pixels and what libtiff's RGBA reader cannot read.
-/// Close the file (set even on failure) with hs_tiff_close.
-int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_tiff **file, hs_tiff_info *info);
+/// Close the file (set even on failure, unless out of memory) with hs_tiff_close.
+int hs_tiff_open(const unsigned char *data, size_t length, uint64_t max_pixels, hs_tiff **file);
+const hs_tiff_info *hs_tiff_file_info(const hs_tiff *file);
 /// The first page as 8-bit RGBA (alpha not premultiplied), rows as stored, top-down.
-int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels, char message[200]);
+int hs_tiff_read_rgba(hs_tiff *file, unsigned char *pixels);
 void hs_tiff_close(hs_tiff *file);
 
 // MARK: - AVIF (libavif reports errors by value: no setjmp here)
@@ -266,10 +267,11 @@ typedef struct {
 
 typedef struct hs_avif_reader hs_avif_reader;
 /// Parses the boxes (no pixel decoded) and refuses more than max_pixels in all frames or more
-/// than max_frames frames. Close the reader (set even on failure) with hs_avif_close.
-int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_avif_reader **reader, hs_avif_info *info);
+/// than max_frames frames. Close the reader (set even on failure, unless out of memory) with hs_avif_close.
+int hs_avif_open(const unsigned char *data, size_t length, uint64_t max_pixels, int max_frames, hs_avif_reader **reader);
+const hs_avif_info *hs_avif_reader_info(const hs_avif_reader *reader);
 /// The next frame as 8-bit RGBA, and how long it shows (in timescale ticks).
-int hs_avif_next_rgba(hs_avif_reader *reader, unsigned char *pixels, uint64_t *duration, char message[200]);
+int hs_avif_next_rgba(hs_avif_reader *reader, unsigned char *pixels, uint64_t *duration);
 void hs_avif_close(hs_avif_reader *reader);
 
 typedef struct hs_avif_writer hs_avif_writer;
