@@ -53,11 +53,15 @@ struct Palette {
         return Palette(rgb: rgb, alpha: alpha, indices: indices)
     }
 
-    /// Every pixel mapped to the closest entry of the source's palette (RGBA distance), for the
-    /// averaged edges that made more than 256 colours: the image stays small, as it came.
+    /// Every pixel mapped to the closest entry of the source's palette (RGBA distance; the lowest
+    /// entry among equals), for the averaged edges that made more than 256 colours: the image stays
+    /// small, as it came. Entries are searched outward from the pixel's red in red order, stopping
+    /// where red alone is farther than the best so far.
     static func nearest(_ pixels: PixelBuffer, entries: [UInt8]) -> Palette? {
         let count = entries.count / 4
         guard count > 0 else { return nil }
+        let order = (0..<count).sorted { (entries[$0 * 4], $0) < (entries[$1 * 4], $1) }
+        let sorted = order.flatMap { entry in (0..<4).map { Int32(entries[entry * 4 + $0]) } }
         var cache: [UInt32: UInt8] = [:]
         cache.reserveCapacity(4096)
         var indices = [UInt8](repeating: 0, count: pixels.width * pixels.height)
@@ -69,13 +73,30 @@ struct Palette {
             }
             let (r, g, b, a) = (Int32(key >> 24), Int32(key >> 16 & 255), Int32(key >> 8 & 255), Int32(key & 255))
             var best = 0, bestDistance = Int32.max
-            entries.withUnsafeBufferPointer { table in
-                for entry in 0..<count {
-                    let base = entry * 4
-                    let dr = r - Int32(table[base]), dg = g - Int32(table[base + 1])
-                    let db = b - Int32(table[base + 2]), da = a - Int32(table[base + 3])
+            sorted.withUnsafeBufferPointer { table in
+                func consider(_ slot: Int) {
+                    let base = slot * 4
+                    let dr = r - table[base], dg = g - table[base + 1], db = b - table[base + 2], da = a - table[base + 3]
                     let distance = dr * dr + dg * dg + db * db + da * da
-                    if distance < bestDistance { (best, bestDistance) = (entry, distance) }
+                    let entry = order[slot]
+                    if distance < bestDistance || (distance == bestDistance && entry < best) { (best, bestDistance) = (entry, distance) }
+                }
+                // The first slot whose red is at least the pixel's.
+                var low = 0, high = count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if table[middle * 4] < r { low = middle + 1 } else { high = middle }
+                }
+                var up = low, down = low - 1
+                while up < count || down >= 0 {
+                    if up < count {
+                        let dr = table[up * 4] - r
+                        if dr * dr > bestDistance { up = count } else { consider(up); up += 1 }
+                    }
+                    if down >= 0 {
+                        let dr = r - table[down * 4]
+                        if dr * dr > bestDistance { down = -1 } else { consider(down); down -= 1 }
+                    }
                 }
             }
             cache[key] = UInt8(best)
