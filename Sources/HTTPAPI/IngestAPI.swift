@@ -141,15 +141,10 @@ public struct IngestAPI: Sendable {
         let contentType = request.headers[.contentType] ?? ""
         // Hummingbird hands query values over as sent.
         let queryWebhook = request.uri.queryParameters.get("webhook_url").map { String($0).removingPercentEncoding ?? String($0) }
-        var received = 0
         do {
             if let boundary = MultipartFormReader.boundary(contentType: contentType) {
                 let reader = MultipartFormReader(boundary: boundary)
-                for try await chunk in request.body {
-                    received += chunk.readableBytes
-                    guard received <= maximumUploadBytes else { return .failure(tooLarge) }
-                    try reader.consume(chunk)
-                }
+                guard try await streamBody(request, { try reader.consume($0) }) else { return .failure(tooLarge) }
                 let parts = try reader.finish()
                 guard let file = parts.first(where: { $0.name == "file" }) else {
                     return .failure(Refusal(status: .badRequest, error: HalfsizeError(.invalidUpload,
@@ -165,17 +160,25 @@ public struct IngestAPI: Sendable {
                     "send the CSV as multipart/form-data (field \"file\") or with Content-Type text/csv, not \"\(contentType.prefix(100))\"")))
             }
             var csv: [UInt8] = []
-            for try await chunk in request.body {
-                received += chunk.readableBytes
-                guard received <= maximumUploadBytes else { return .failure(tooLarge) }
-                csv.append(contentsOf: chunk.readableBytesView)
-            }
+            guard try await streamBody(request, { csv.append(contentsOf: $0.readableBytesView) }) else { return .failure(tooLarge) }
             return try .success(UploadForm(csv: csv, filename: nil, webhookURL: WebhookAddress.validated(queryWebhook)))
         } catch let error as HalfsizeError {
             return .failure(Refusal(status: error.code == .invalidWebhookURL ? .unprocessableContent : .badRequest, error: error))
         } catch {
             return .failure(Refusal(status: .badRequest, error: HalfsizeError(.invalidUpload, "the upload could not be read: \(error)")))
         }
+    }
+
+    /// Hands each chunk of the body to `consume` as it arrives; false (and no more read) once the
+    /// body passes the upload limit.
+    func streamBody(_ request: Request, _ consume: (ByteBuffer) throws -> Void) async throws -> Bool {
+        var received = 0
+        for try await chunk in request.body {
+            received += chunk.readableBytes
+            guard received <= maximumUploadBytes else { return false }
+            try consume(chunk)
+        }
+        return true
     }
 
     func upload(_ request: Request, logger: Logger) async -> Response {
