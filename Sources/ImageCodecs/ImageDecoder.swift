@@ -30,7 +30,10 @@ public enum ImageDecoder {
         case .gif:
             return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .gif, orientation: .up)
         case .avif:
-            return Decoded(pixels: try animation(input, maximumPixels: maximumPixels).frames[0], format: .avif, orientation: .up)
+            // The first frame only: a sequence's other frames are not decoded.
+            return try AVIFDecoder.with(input, maximumPixels: maximumPixels, maximumFrames: .max) { decoder throws(HalfsizeError) in
+                Decoded(pixels: try decoder.nextFrame().pixels, format: .avif, orientation: .up)
+            }
         case .bmp:
             return Decoded(pixels: try BMPDecoder(input, maximumPixels: maximumPixels).read(), format: .bmp, orientation: .up)
         case .tiff:
