@@ -7,18 +7,9 @@ public enum FixtureAVIF {
     public static func encode(_ frames: [[UInt8]], durations: [Int], width: Int, height: Int, alpha: Bool, rotation: Int = 0) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         var length = 0
-        let pinned = frames.map { frame in
-            let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: frame.count)
-            copy.initialize(from: frame, count: frame.count)
-            return UnsafePointer(copy)
-        }
-        defer { pinned.forEach { $0.deallocate() } }
-        let times = durations.map(Int32.init)
-        let status = pinned.map(Optional.some).withUnsafeBufferPointer { framePointers in
-            times.withUnsafeBufferPointer { durations in
-                fixture_avif_encode(framePointers.baseAddress, durations.baseAddress, Int32(frames.count), Int32(width), Int32(height),
-                                    alpha ? 1 : 0, Int32(rotation), &output, &length)
-            }
+        let status = withFrameArrays(frames, durations: durations) { framePointers, durations in
+            fixture_avif_encode(framePointers, durations, Int32(frames.count), Int32(width), Int32(height),
+                                alpha ? 1 : 0, Int32(rotation), &output, &length)
         }
         precondition(status == 0, "libavif could not write the fixture")
         defer { fixture_avif_free(output) }

@@ -23,21 +23,28 @@ public enum FixtureWebP {
                                  lossless: Bool) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         var length = 0
-        let pointers = frames.map { frame in
-            let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: frame.count)
-            copy.initialize(from: frame, count: frame.count)
-            return UnsafePointer(copy)
-        }
-        defer { pointers.forEach { $0.deallocate() } }
-        let times = durations.map(Int32.init)
-        let status = pointers.map(Optional.some).withUnsafeBufferPointer { framePointers in
-            times.withUnsafeBufferPointer { durations in
-                fixture_webp_animation(framePointers.baseAddress, durations.baseAddress, Int32(frames.count), Int32(width), Int32(height),
-                                       Int32(loopCount), lossless ? 1 : 0, &output, &length)
-            }
+        let status = withFrameArrays(frames, durations: durations) { framePointers, durations in
+            fixture_webp_animation(framePointers, durations, Int32(frames.count), Int32(width), Int32(height),
+                                   Int32(loopCount), lossless ? 1 : 0, &output, &length)
         }
         precondition(status == 0, "libwebp could not write the animation")
         defer { fixture_webp_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: length))
+    }
+}
+
+/// The frames copied where C may keep pointers to them, and the durations as C ints, for the
+/// fixture encoders that take arrays of frames.
+func withFrameArrays<Result>(_ frames: [[UInt8]], durations: [Int],
+                             _ body: (UnsafePointer<UnsafePointer<UInt8>?>?, UnsafePointer<Int32>?) -> Result) -> Result {
+    let pointers = frames.map { frame in
+        let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: frame.count)
+        copy.initialize(from: frame, count: frame.count)
+        return UnsafePointer(copy)
+    }
+    defer { pointers.forEach { $0.deallocate() } }
+    let times = durations.map(Int32.init)
+    return pointers.map(Optional.some).withUnsafeBufferPointer { framePointers in
+        times.withUnsafeBufferPointer { body(framePointers.baseAddress, $0.baseAddress) }
     }
 }
