@@ -107,54 +107,26 @@ def twenty_megapixel_jpeg(corpus_jpegs, directory):
     return path
 
 
-def webp_versions(sources, directory, lossless, quality):
-    """The corpus has no WebP: Pillow (libwebp) writes one per source, lossy or lossless."""
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for source in sources:
-        path = os.path.join(directory, pathlib.Path(source).stem + ".webp")
-        with Image.open(source) as image:
-            image = ImageOps.exif_transpose(image)
-            image.save(path, "WEBP", lossless=lossless, quality=quality)
-        paths.append(path)
-    return paths
-
-
-def gif_versions(sources, directory):
-    """GIF versions of the PNGs: Pillow quantises each to a 256-colour table."""
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for source in sources:
-        path = os.path.join(directory, pathlib.Path(source).stem + ".gif")
-        with Image.open(source) as image:
-            image.convert("RGB").quantize(256).save(path, "GIF")
-        paths.append(path)
-    return paths
-
-
-def tiff_versions(sources, directory):
-    """LZW TIFF versions of the JPEGs (Pillow writes them through libtiff)."""
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for source in sources:
-        path = os.path.join(directory, pathlib.Path(source).stem + ".tiff")
-        with Image.open(source) as image:
-            ImageOps.exif_transpose(image).convert("RGB").save(path, "TIFF", compression="tiff_lzw")
-        paths.append(path)
-    return paths
-
-
-def converted_versions(sources, directory, extension, **save_options):
-    """Versions of the sources in another format, written by Pillow (BMP from the PNGs, AVIF from the JPEGs)."""
+def versions(sources, directory, extension, prepare, **save_options):
+    """The corpus has only JPEG and PNG: Pillow writes a version of each source in another format,
+    `prepare` turning the opened image into what is saved."""
     os.makedirs(directory, exist_ok=True)
     paths = []
     for source in sources:
         path = os.path.join(directory, pathlib.Path(source).stem + extension)
         with Image.open(source) as image:
-            image = ImageOps.exif_transpose(image)
-            image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") and extension == ".avif" else "RGB").save(path, **save_options)
+            prepare(image).save(path, **save_options)
         paths.append(path)
     return paths
+
+
+def upright_rgb(image):
+    return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def upright_keeping_alpha(image):
+    image = ImageOps.exif_transpose(image)
+    return image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
 
 
 def main():
@@ -188,12 +160,16 @@ def main():
     peak = {}
     with tempfile.TemporaryDirectory(prefix="halfsize-bench.") as scratch:
         # WebP rows: lossy versions of the JPEGs, lossless versions (WebPLL) of the PNGs.
-        sets = {"JPEG": jpegs, "PNG": pngs, "WebP": webp_versions(jpegs, os.path.join(scratch, "webp-lossy"), False, 90),
-                "WebPLL": webp_versions(pngs, os.path.join(scratch, "webp-lossless"), True, 90),
-                "GIF": gif_versions(pngs, os.path.join(scratch, "gif")),
-                "TIFF": tiff_versions(jpegs, os.path.join(scratch, "tiff")),
-                "BMP": converted_versions(pngs, os.path.join(scratch, "bmp"), ".bmp", format="BMP"),
-                "AVIF": converted_versions(jpegs, os.path.join(scratch, "avif"), ".avif", format="AVIF", quality=85)}
+        sets = {"JPEG": jpegs, "PNG": pngs,
+                "WebP": versions(jpegs, os.path.join(scratch, "webp-lossy"), ".webp", ImageOps.exif_transpose,
+                                 format="WEBP", lossless=False, quality=90),
+                "WebPLL": versions(pngs, os.path.join(scratch, "webp-lossless"), ".webp", ImageOps.exif_transpose,
+                                   format="WEBP", lossless=True, quality=90),
+                # GIF: Pillow quantises each PNG to a 256-colour table.
+                "GIF": versions(pngs, os.path.join(scratch, "gif"), ".gif", lambda image: image.convert("RGB").quantize(256), format="GIF"),
+                "TIFF": versions(jpegs, os.path.join(scratch, "tiff"), ".tiff", upright_rgb, format="TIFF", compression="tiff_lzw"),
+                "BMP": versions(pngs, os.path.join(scratch, "bmp"), ".bmp", upright_rgb, format="BMP"),
+                "AVIF": versions(jpegs, os.path.join(scratch, "avif"), ".avif", upright_keeping_alpha, format="AVIF", quality=85)}
         for round_number in range(arguments.rounds):
             for kind, files in sets.items():
                 order = methods[kind][round_number % len(methods[kind]):] + methods[kind][:round_number % len(methods[kind])]
