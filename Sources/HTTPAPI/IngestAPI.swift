@@ -324,8 +324,8 @@ struct StatusBody: Encodable {
         try report.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(urls.status(report.reference), forKey: .statusURL)
-        if report.status.isFinal, report.outputKey != nil, report.filesExpiredAt == nil {
-            try container.encode(urls.outputCSV(report.reference), forKey: .outputCSVURL)
+        if let url = urls.outputCSV(of: report) {
+            try container.encode(url, forKey: .outputCSVURL)
         } else {
             try container.encodeNil(forKey: .outputCSVURL)
         }

@@ -221,7 +221,7 @@ struct StatusView {
         self.thumbnails = thumbnails
         hasThumbnails = !thumbnails.isEmpty
         filesExpired = report.filesExpiredAt != nil
-        outputCSV = report.status.isFinal && report.outputKey != nil && !filesExpired ? urls.outputCSV(report.reference) : nil
+        outputCSV = urls.outputCSV(of: report)
         retryable = JobStatus.retryable.contains(report.status) && report.images.failed > 0 && !filesExpired
         webhook = report.webhook.map(Webhook.init)
     }

@@ -80,6 +80,10 @@ public struct PublicURLs: Sendable {
 
     public func status(_ reference: JobReference) -> String { "\(base)/api/v1/jobs/\(reference)" }
     public func outputCSV(_ reference: JobReference) -> String { "\(base)/api/v1/jobs/\(reference)/output.csv" }
+    /// The output CSV's URL once the job is final and its files are kept; nil before and after.
+    public func outputCSV(of report: JobReport) -> String? {
+        report.status.isFinal && report.outputKey != nil && report.filesExpiredAt == nil ? outputCSV(report.reference) : nil
+    }
     public func image(_ reference: JobReference, name: String) -> String { "\(base)/images/\(reference)/\(name)" }
 }
 

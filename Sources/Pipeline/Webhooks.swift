@@ -66,7 +66,7 @@ struct WebhookPayload: Encodable {
         status = report.status
         images = report.images
         bytes = report.bytes
-        outputCSVURL = report.outputKey != nil && report.filesExpiredAt == nil ? urls.outputCSV(report.reference) : nil
+        outputCSVURL = urls.outputCSV(of: report)
         finishedAt = report.finishedAt
         error = report.error
     }
