@@ -81,7 +81,8 @@ let package = Package(
         ]),
         // Parses untrusted bytes: built with every bounds check (no -Ounchecked).
         .target(name: "ImageCodecs", dependencies: ["HalfsizeCore", "CHalfsizeShims", "CJPEG", "CPNG"]),
-        .target(name: "Storage", dependencies: ["HalfsizeCore", .product(name: "NIOPosix", package: "swift-nio")]),
+        // The local directory and S3-compatible storage (libcurl's SigV4, libcrypto's digests).
+        .target(name: "Storage", dependencies: ["HalfsizeCore", "CCurl", "CHalfsizeShims", "CCrypto", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "Pipeline", dependencies: [
             "HalfsizeCore", "ProductCSV", "Messaging", "JobStore", "Fetching", "ImageCodecs", "Storage", "HTTPCommon", "CCrypto",
             .product(name: "Logging", package: "swift-log"),

@@ -16,24 +16,34 @@ public struct ProcessRuntime: Sendable {
     public let store: JobStore
     public let objects: any ObjectStore
 
-    /// Connects to the database, waiting (with growing pauses) for as long as it is away, and
-    /// applies migrations: a process started during an outage comes up when the database does.
+    /// Connects to the database (applying migrations) and to the object store, waiting with
+    /// growing pauses for as long as either is away: a process started during an outage comes up
+    /// when they do. A wrong setting (a missing bucket, refused keys) stops it at once.
     public static func start(settings: CommonSettings, logger: Logger) async throws -> ProcessRuntime {
         let pool = DatabasePool(url: settings.databaseURL, size: settings.databasePoolSize, options: settings.databaseOptions, logger: logger)
+        try await waitFor("the database", logger: logger, while: { ($0 as? DatabaseError)?.connectionLost == true }) {
+            try await Migrations.apply(on: pool, logger: logger)
+        }
+        let objects = try await waitFor("object storage", logger: logger, while: { ($0 as? HalfsizeError)?.code == .storageError }) {
+            try await settings.storage.makeStore()
+        }
+        logger.info("storing files in \(settings.storage.description)")
+        return ProcessRuntime(settings: settings, logger: logger, pool: pool, store: JobStore(pool: pool), objects: objects)
+    }
+
+    static func waitFor<Value>(_ what: String, logger: Logger, while isOutage: (any Error) -> Bool,
+                               _ body: () async throws -> Value) async throws -> Value {
         var retries = 0
         while true {
             do {
-                try await Migrations.apply(on: pool, logger: logger)
-                break
-            } catch let error as DatabaseError where error.connectionLost {
+                return try await body()
+            } catch where isOutage(error) {
                 let delay = Backoff(base: .milliseconds(500), cap: .seconds(10)).delay(afterRetries: retries)
-                logger.notice("waiting for the database", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.inMilliseconds)"])
+                logger.notice("waiting for \(what)", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.inMilliseconds)"])
                 try await Task.sleep(for: delay)
                 retries += 1
             }
         }
-        let objects = try LocalDirectoryStore(root: settings.dataDirectory)
-        return ProcessRuntime(settings: settings, logger: logger, pool: pool, store: JobStore(pool: pool), objects: objects)
     }
 
     public func broker(consuming queue: StageQueue?, prefetch: Int) throws -> BrokerConnection {

@@ -3,12 +3,13 @@ import HalfsizeCore
 import Logging
 import JobStore
 import Messaging
+import Storage
 
 /// Settings every halfsize process reads. Each key is documented here, where it is read.
 public struct CommonSettings: Sendable {
     public var brokerURL: URL
     public var databaseURL: String
-    public var dataDirectory: URL
+    public var storage: StorageSettings
     public var publicURL: URL
     public var logLevel: Logger.Level
     public var databasePoolSize: Int
@@ -27,8 +28,7 @@ public struct CommonSettings: Sendable {
         if !(databaseURL.hasPrefix("postgresql://") || databaseURL.hasPrefix("postgres://")) {
             reader.reportProblem("HALFSIZE_DATABASE_URL must start with postgresql://, not \"\(databaseURL)\"")
         }
-        dataDirectory = URL(fileURLWithPath: reader.string("HALFSIZE_DATA_DIR", default: ".data/files",
-                                                           "directory for uploads, downloaded originals, resized images and output CSVs"))
+        storage = StorageSettings(reading: reader)
         publicURL = reader.url("HALFSIZE_PUBLIC_URL", default: "http://127.0.0.1:8080", schemes: ["http", "https"],
                                "the address people reach ingest at; output image and CSV URLs start with it")
         let level = reader.string("HALFSIZE_LOG_LEVEL", default: "info", "trace, debug, info, notice, warning, error or critical")

@@ -44,6 +44,15 @@ public enum ObjectKey {
         "r\(row)-\(position).\(fileExtension)"
     }
 
+    /// Refuses a key that could name something outside its place: empty, absolute, or with an
+    /// empty, `.` or `..` segment. Every store checks each key with it.
+    public static func check(_ key: String) throws(HalfsizeError) {
+        let segments = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard !key.isEmpty, !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw HalfsizeError(.storageError, "invalid object key \(key)")
+        }
+    }
+
     /// True for names `imageName` can produce: the only names the image route serves.
     public static func isImageName(_ name: String) -> Bool {
         name.range(of: #"^r[0-9]{1,9}-[0-9]{1,6}\.(jpg|png|webp|gif|avif)$"#, options: .regularExpression) != nil
@@ -65,9 +74,7 @@ public struct LocalDirectoryStore: ObjectStore {
     }
 
     func fileURL(_ key: String) throws(HalfsizeError) -> URL {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
-            throw HalfsizeError(.storageError, "invalid object key \(key)")
-        }
+        try ObjectKey.check(key)
         return root.appendingPathComponent(key)
     }
 

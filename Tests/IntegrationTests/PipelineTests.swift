@@ -5,6 +5,7 @@ import JobStore
 import Logging
 import Messaging
 import ProductCSV
+import Storage
 import TestCorpus
 import Testing
 
@@ -52,6 +53,24 @@ struct PipelineTests {
             try await runEndToEnd(images: images, system: system)
             try await checkMetricsAddUp(system, since: since)
         }
+    }
+
+    /// The same job with every file in S3 (HALFSIZE_STORAGE=s3): nothing is written to the disk.
+    @Test(.enabled(if: TestS3.current != nil, "needs deploy/local/test's S3"))
+    func theSameJobRunsWithEveryFileInS3() async throws {
+        let s3 = try #require(TestS3.current)
+        let bucket = S3ObjectStore(settings: s3.settings())
+        let before = try await bucket.usage()
+        try await withSystem(extra: s3.variables) { images, system in
+            try await runEndToEnd(images: images, system: system)
+            let files = FileManager.default.enumerator(atPath: system.dataDirectory.path)?.allObjects ?? []
+            #expect(files.isEmpty, "with S3 storage no file is written locally: \(files)")
+            #expect(system.log("ingest").contains("storing files in S3 bucket halfsize"))
+        }
+        let after = try await bucket.usage()
+        #expect(after.objects["uploads"] == (before.objects["uploads"] ?? 0) + 1)
+        #expect(after.objects["output"] == (before.objects["output"] ?? 0) + 1)
+        #expect((after.objects["images"] ?? 0) - (before.objects["images"] ?? 0) >= 49)
     }
 
     func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {

@@ -114,6 +114,15 @@ final class ImageServer: Sendable {
                 body: Array(buffer: body)))
             return Response(status: count <= fail ? .internalServerError : .noContent)
         }
+        // Stands in for an S3 bucket "capture" only to show what a request carries (headers, body).
+        router.put("/capture/**") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 22)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            _ = webhooks.record("s3-capture", WebhookInbox.Delivery(signature: nil, contentType: request.headers[.contentType],
+                                                                     body: Array(buffer: body), headers: headers))
+            return Response(status: .ok)
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test.images")
         logger.logLevel = .warning
@@ -144,6 +153,8 @@ final class WebhookInbox: Sendable {
         var signature: String?
         var contentType: String?
         var body: [UInt8]
+        /// Every header, by lowercased name.
+        var headers: [String: String] = [:]
     }
 
     private let deliveries = Mutex<[String: [Delivery]]>([:])

@@ -150,3 +150,36 @@ stop_epmd_if_idle() {
     command -v epmd >/dev/null || return 0
     if ! timeout 10 epmd -names 2>/dev/null | grep -q "^name "; then timeout 10 epmd -kill >/dev/null 2>&1 || true; fi
 }
+
+# start_s3 DIR HOST PORT: a local S3 (moto's server mode, from PyPI into .build-s3/venv) on
+# HOST:PORT that checks signatures: the first three requests, unsigned, make an IAM user that may
+# use S3 and its key; then bucket "halfsize" is created with that key. DIR/credentials holds
+# "ACCESS_KEY_ID SECRET_ACCESS_KEY". Run it under `ip netns exec` to serve inside a namespace.
+start_s3() {
+    local dir=$1 host=$2 port=$3 venv="$PROJECT_ROOT/.build-s3/venv"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        local PACKAGES=(python3-venv); install_packages
+        log "installing moto into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "moto[server]>=5.1,<6"
+    fi
+    mkdir -p "$dir"
+    log "starting S3 (moto) on $host:$port"
+    INITIAL_NO_AUTH_ACTION_COUNT=3 nohup ${S3_NETNS:+ip netns exec "$S3_NETNS"} "$venv/bin/moto_server" -H "$host" -p "$port" >"$dir/moto.log" 2>&1 &
+    echo $! >"$dir/moto.pid"
+    local deadline=$((SECONDS + 30))
+    until ${S3_NETNS:+ip netns exec "$S3_NETNS"} curl -fsS -o /dev/null "http://$host:$port/moto-api/" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || { tail -20 "$dir/moto.log" >&2; die "S3 (moto) did not start"; }
+        sleep 0.3
+    done
+    ${S3_NETNS:+ip netns exec "$S3_NETNS"} "$venv/bin/python" "$PROJECT_ROOT/deploy/local/s3_provision.py" "http://$host:$port" halfsize >"$dir/credentials" \
+        || die "could not provision the local S3"
+}
+
+stop_s3() {
+    local pid
+    pid=$(cat "$1/moto.pid" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do running "$pid" || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
