@@ -8,6 +8,7 @@ import Storage
 /// Settings every halfsize process reads. Each key is documented here, where it is read.
 public struct CommonSettings: Sendable {
     public var brokerURL: URL
+    public var brokerHeartbeatSeconds: Int
     public var databaseURL: String
     public var storage: StorageSettings
     public var publicURL: URL
@@ -23,6 +24,8 @@ public struct CommonSettings: Sendable {
     public init(reading reader: ConfigurationReader) {
         brokerURL = reader.url("HALFSIZE_AMQP_URL", default: "amqp://guest:guest@127.0.0.1:5672/", schemes: ["amqp"],
                                "RabbitMQ to use: amqp://user:password@host:port/vhost")
+        brokerHeartbeatSeconds = reader.integer("HALFSIZE_AMQP_HEARTBEAT", default: 30, in: 2...600,
+            "seconds between AMQP heartbeats; the broker gives up on a silent connection (and requeues what it held) after two")
         databaseURL = reader.string("HALFSIZE_DATABASE_URL", default: "postgresql://halfsize@127.0.0.1:5432/halfsize",
                                     "PostgreSQL to use, as a libpq connection URI")
         if !(databaseURL.hasPrefix("postgresql://") || databaseURL.hasPrefix("postgres://")) {
@@ -62,7 +65,7 @@ public struct CommonSettings: Sendable {
     }
 
     public func brokerEndpoint() throws(HalfsizeError) -> BrokerEndpoint {
-        try BrokerEndpoint(url: brokerURL)
+        try BrokerEndpoint(url: brokerURL, heartbeatSeconds: brokerHeartbeatSeconds)
     }
 
     public var publicURLs: PublicURLs { PublicURLs(base: publicURL) }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A local image server that misbehaves on purpose, for the tests and deploy/local/chaos.
 
-Serves files of --corpus on 127.0.0.1 (--port 0 picks a free port and prints it on the first
+Serves files of --corpus on 127.0.0.1 or --host (--port 0 picks a free port and prints it on the first
 line of stdout). Each path says how the server treats it; <key> makes a path's history its own:
 
   /ok/<file>                    200 with the file
@@ -123,13 +123,14 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (the multi-host test serves a namespace's veth)")
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when standard input closes (the parent died)")
     parser.add_argument("--tls", action="append", default=[], metavar="CERT,KEY", help="serve HTTPS with this certificate (repeatable)")
     arguments = parser.parse_args()
     servers = []
     for pair in arguments.tls or [None]:
-        server = Server(("127.0.0.1", arguments.port if pair is None else 0), arguments.corpus)
+        server = Server((arguments.host, arguments.port if pair is None else 0), arguments.corpus)
         if pair is not None:
             cert, key = pair.split(",", 1)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -51,8 +51,9 @@ wait_for_port() { # host port seconds
     done
 }
 
-# start_postgres DIR PORT: a cluster in DIR/data listening on 127.0.0.1:PORT, with role and
-# database "halfsize". initdb and pg_ctl refuse root, so they run as the postgres user.
+# start_postgres DIR PORT: a cluster in DIR/data listening on 127.0.0.1:PORT (LISTEN_ADDRESS to
+# change it; PG_TRUST_NETWORK=CIDR lets that network in too), with role and database "halfsize".
+# initdb and pg_ctl refuse root, so they run as the postgres user.
 start_postgres() {
     local dir=$1 port=$2
     mkdir -p "$dir"
@@ -62,12 +63,15 @@ start_postgres() {
         su postgres -s /bin/sh -c "$PG_BIN/initdb -D '$dir/data' -U postgres --auth=trust -E UTF8 >'$dir/initdb.log' 2>&1" \
             || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     fi
+    if [ -n "${PG_TRUST_NETWORK:-}" ] && ! grep -q "^host all all $PG_TRUST_NETWORK trust" "$dir/data/pg_hba.conf"; then
+        echo "host all all $PG_TRUST_NETWORK trust" >>"$dir/data/pg_hba.conf"
+    fi
     if su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' status" >/dev/null 2>&1; then
         log "PostgreSQL already running in $dir"
     else
         log "starting PostgreSQL on 127.0.0.1:$port"
         su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -l '$dir/postgres.log' -w -t 60 \
-            -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-on}\" start" >/dev/null \
+            -o \"-p $port -k '$dir' -c listen_addresses=${LISTEN_ADDRESS:-127.0.0.1} -c fsync=${PG_FSYNC:-on}\" start" >/dev/null \
             || { tail -20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
     fi
     local psql="$PG_BIN/psql -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 -qAt"
@@ -84,11 +88,12 @@ stop_postgres() {
         || su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -m immediate -w -t 30 stop" >/dev/null 2>&1 || true
 }
 
-# start_rabbitmq DIR NODE AMQP_PORT DIST_PORT: a broker whose state and logs live in DIR.
+# start_rabbitmq DIR NODE AMQP_PORT DIST_PORT: a broker whose state and logs live in DIR, listening
+# on 127.0.0.1 (LISTEN_ADDRESS to change it).
 # rabbitmq-server started as root drops to the rabbitmq user, so DIR belongs to that user.
 rabbitmq_env() {
     local dir=$1 node=$2 port=$3 dist=$4
-    echo "RABBITMQ_NODENAME=$node@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port" \
+    echo "RABBITMQ_NODENAME=$node@localhost RABBITMQ_NODE_IP_ADDRESS=${LISTEN_ADDRESS:-127.0.0.1} RABBITMQ_NODE_PORT=$port" \
          "RABBITMQ_DIST_PORT=$dist RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log" \
          "RABBITMQ_PID_FILE=$dir/rabbitmq.pid RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins" \
          "RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config"
@@ -154,9 +159,10 @@ stop_epmd_if_idle() {
 # start_s3 DIR HOST PORT: a local S3 (moto's server mode, from PyPI into .build-s3/venv) on
 # HOST:PORT that checks signatures: the first three requests, unsigned, make an IAM user that may
 # use S3 and its key; then bucket "halfsize" is created with that key. DIR/credentials holds
-# "ACCESS_KEY_ID SECRET_ACCESS_KEY". Run it under `ip netns exec` to serve inside a namespace.
+# "ACCESS_KEY_ID SECRET_ACCESS_KEY".
 start_s3() {
-    local dir=$1 host=$2 port=$3 venv="$PROJECT_ROOT/.build-s3/venv"
+    local dir=$1 host=$2 port=$3 venv="$PROJECT_ROOT/.build-s3/venv" reach=$2
+    [ "$host" = 0.0.0.0 ] && reach=127.0.0.1
     if [ ! -x "$venv/bin/moto_server" ]; then
         local PACKAGES=(python3-venv); install_packages
         log "installing moto into $venv"
@@ -165,14 +171,14 @@ start_s3() {
     fi
     mkdir -p "$dir"
     log "starting S3 (moto) on $host:$port"
-    INITIAL_NO_AUTH_ACTION_COUNT=3 nohup ${S3_NETNS:+ip netns exec "$S3_NETNS"} "$venv/bin/moto_server" -H "$host" -p "$port" >"$dir/moto.log" 2>&1 &
+    INITIAL_NO_AUTH_ACTION_COUNT=3 nohup "$venv/bin/moto_server" -H "$host" -p "$port" >"$dir/moto.log" 2>&1 &
     echo $! >"$dir/moto.pid"
     local deadline=$((SECONDS + 30))
-    until ${S3_NETNS:+ip netns exec "$S3_NETNS"} curl -fsS -o /dev/null "http://$host:$port/moto-api/" 2>/dev/null; do
+    until curl -fsS -o /dev/null "http://$reach:$port/moto-api/" 2>/dev/null; do
         [ $SECONDS -lt $deadline ] || { tail -20 "$dir/moto.log" >&2; die "S3 (moto) did not start"; }
         sleep 0.3
     done
-    ${S3_NETNS:+ip netns exec "$S3_NETNS"} "$venv/bin/python" "$PROJECT_ROOT/deploy/local/s3_provision.py" "http://$host:$port" halfsize >"$dir/credentials" \
+    "$venv/bin/python" "$PROJECT_ROOT/deploy/local/s3_provision.py" "http://$reach:$port" halfsize >"$dir/credentials" \
         || die "could not provision the local S3"
 }
 
