@@ -300,16 +300,7 @@ public struct IngestAPI: Sendable {
     }
 
     func health() async -> Response {
-        let brokerUp = broker.isConnected
-        var databaseProblem: String?
-        do { try await store.ping() } catch { databaseProblem = "\(error)" }
-        let healthy = brokerUp && databaseProblem == nil
-        let payload: [String: JSONValue] = [
-            "status": .string(healthy ? "ok" : "unavailable"),
-            "broker": .string(brokerUp ? "ok" : "disconnected"),
-            "database": .string(databaseProblem ?? "ok"),
-        ]
-        return JSONBody.response(healthy ? .ok : .serviceUnavailable, payload)
+        await HealthCheck(brokerConnected: { [broker] in broker.isConnected }, pingDatabase: { [store] in try await store.ping() }).response()
     }
 }
 

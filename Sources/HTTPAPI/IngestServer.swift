@@ -59,6 +59,6 @@ public enum IngestServer {
             try await recovery.relay(olderThan: settings.relayAfter)
         }
         // The server stops first, then the relay, then the broker connection they publish through.
-        try await runtime.run([broker, relay, sampler, application])
+        try await runtime.run([broker, relay, sampler, application], broker: broker)
     }
 }

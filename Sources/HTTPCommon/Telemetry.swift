@@ -48,11 +48,40 @@ public enum Telemetry {
     }
 }
 
-/// A worker's `/metrics` endpoint on `HALFSIZE_METRICS_ADDR`, behind the admin guard.
+/// Whether a process can do its work: its broker connection is up and the database answers.
+/// Ingest serves it at `/healthz` on its HTTP port, a worker on its metrics port (open to anyone:
+/// it tells nothing but up or down). 200 or 503 with each part's state, for load balancers,
+/// Docker's HEALTHCHECK and Kubernetes' readiness probe.
+public struct HealthCheck: Sendable {
+    public var brokerConnected: @Sendable () -> Bool
+    public var pingDatabase: @Sendable () async throws -> Void
+
+    public init(brokerConnected: @escaping @Sendable () -> Bool, pingDatabase: @escaping @Sendable () async throws -> Void) {
+        self.brokerConnected = brokerConnected
+        self.pingDatabase = pingDatabase
+    }
+
+    public func response() async -> Response {
+        let brokerUp = brokerConnected()
+        var databaseProblem: String?
+        do { try await pingDatabase() } catch { databaseProblem = "\(error)" }
+        let healthy = brokerUp && databaseProblem == nil
+        let payload: [String: JSONValue] = [
+            "status": .string(healthy ? "ok" : "unavailable"),
+            "broker": .string(brokerUp ? "ok" : "disconnected"),
+            "database": .string(databaseProblem ?? "ok"),
+        ]
+        return JSONBody.response(healthy ? .ok : .serviceUnavailable, payload)
+    }
+}
+
+/// A worker's `/metrics` endpoint on `HALFSIZE_METRICS_ADDR`, behind the admin guard, and its
+/// `/healthz`.
 public enum MetricsServer {
-    public static func make(host: String, port: Int, adminToken: String?, logger: Logger) -> some Service {
+    public static func make(host: String, port: Int, adminToken: String?, health: HealthCheck, logger: Logger) -> some Service {
         let router = Router(context: PeerRequestContext.self)
         router.group("/metrics").add(middleware: AdminAccessMiddleware(token: adminToken)).get { _, _ in Telemetry.exposition() }
+        router.get("/healthz") { _, _ in await health.response() }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "halfsize"),
                            onServerRunning: { channel in
                                logger.info("metrics endpoint listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])

@@ -55,11 +55,14 @@ public struct ProcessRuntime: Sendable {
     /// Runs services until SIGTERM or SIGINT; they stop in reverse order, so list the broker
     /// connection before the worker that uses it. Graceful shutdown is bounded by
     /// `shutdownTimeout`: then what is left is cancelled, and the broker redelivers what was held.
-    /// With `HALFSIZE_METRICS_ADDR` set, the metrics endpoint runs first and stops last.
-    public func run(_ services: [any Service]) async throws {
+    /// With `HALFSIZE_METRICS_ADDR` set, the metrics endpoint (and `/healthz`, on `broker` and the
+    /// database) runs first and stops last.
+    public func run(_ services: [any Service], broker: BrokerConnection) async throws {
         var services = services
         if let address = settings.metricsAddress {
-            services.insert(MetricsServer.make(host: address.host, port: address.port, adminToken: settings.adminToken, logger: logger), at: 0)
+            let health = HealthCheck(brokerConnected: { broker.isConnected }, pingDatabase: { [store] in try await store.ping() })
+            services.insert(MetricsServer.make(host: address.host, port: address.port, adminToken: settings.adminToken,
+                                               health: health, logger: logger), at: 0)
         }
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.shutdownTimeout
@@ -76,7 +79,7 @@ public struct ProcessRuntime: Sendable {
                           alongside: (BrokerConnection) throws -> [any Service] = { _ in [] }) async throws {
         let broker = try broker(consuming: handler.queue, prefetch: prefetch)
         let worker = StageWorker(broker: broker, handler: handler, policy: settings.retryPolicy, logger: logger)
-        try await run(extraServices + [broker] + alongside(broker) + [worker])
+        try await run(extraServices + [broker] + alongside(broker) + [worker], broker: broker)
     }
 }
 
