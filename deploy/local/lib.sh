@@ -52,7 +52,8 @@ wait_for_port() { # host port seconds
 }
 
 # start_postgres DIR PORT: a cluster in DIR/data listening on 127.0.0.1:PORT (LISTEN_ADDRESS to
-# change it; PG_TRUST_NETWORK=CIDR lets that network in too), with role and database "halfsize".
+# change it; PG_TRUST_NETWORK=CIDR lets that network in too; PG_OPTIONS adds server options), with
+# role and database "halfsize".
 # initdb and pg_ctl refuse root, so they run as the postgres user.
 start_postgres() {
     local dir=$1 port=$2
@@ -71,7 +72,7 @@ start_postgres() {
     else
         log "starting PostgreSQL on 127.0.0.1:$port"
         su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -l '$dir/postgres.log' -w -t 60 \
-            -o \"-p $port -k '$dir' -c listen_addresses=${LISTEN_ADDRESS:-127.0.0.1} -c fsync=${PG_FSYNC:-on}\" start" >/dev/null \
+            -o \"-p $port -k '$dir' -c listen_addresses=${LISTEN_ADDRESS:-127.0.0.1} -c fsync=${PG_FSYNC:-on} ${PG_OPTIONS:-}\" start" >/dev/null \
             || { tail -20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
     fi
     local psql="$PG_BIN/psql -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 -qAt"
