@@ -141,6 +141,15 @@ struct S3StoreTests {
         #expect(down.message.contains("Unreachable"), "\(down)")
     }
 
+    @Test func aSlowDownAnswerIsTriedAgain() async throws {
+        let images = try await ImageServer.start()
+        defer { images.stop() }
+        var settings = s3.settings(bucket: "slowdown")
+        settings.endpoint = URL(string: images.url(""))!
+        try await S3ObjectStore(settings: settings).put("images/01ARZ3NDEKTSV4RRFFQ69G5FAV/r2-1.jpg", [1, 2, 3])
+        #expect(images.webhooks.received("s3-slowdown:/slowdown/images/01ARZ3NDEKTSV4RRFFQ69G5FAV/r2-1.jpg").count == 2)
+    }
+
     @Test func everyRequestCarriesThePayloadHashAndASignature() async throws {
         let images = try await ImageServer.start()
         defer { images.stop() }

@@ -114,6 +114,15 @@ final class ImageServer: Sendable {
                 body: Array(buffer: body)))
             return Response(status: count <= fail ? .internalServerError : .noContent)
         }
+        // Stands in for an S3 bucket "slowdown" that answers each key's first PUT 503 SlowDown.
+        router.put("/slowdown/**") { request, _ in
+            let count = webhooks.record("s3-slowdown:\(request.uri.path)", WebhookInbox.Delivery(signature: nil, contentType: nil, body: []))
+            guard count > 1 else {
+                return Response(status: .serviceUnavailable, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string:
+                    "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")))
+            }
+            return Response(status: .ok)
+        }
         // Stands in for an S3 bucket "capture" only to show what a request carries (headers, body).
         router.put("/capture/**") { request, _ in
             let body = try await request.body.collect(upTo: 1 << 22)
