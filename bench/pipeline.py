@@ -21,26 +21,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
 import urllib.request
 
-SERVICES = ["ingest", "downloader", "resizer", "csv-writer"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy", "local"))
+from chaos import SERVICES, http, psql  # noqa: E402  (the fault run's helpers)
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(message):
     print(f"[{time.strftime('%H:%M:%S')}] bench: {message}", file=sys.stderr, flush=True)
-
-
-def http(url, body=None, content_type=None, timeout=120):
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if content_type else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def product_images(corpus):
@@ -79,18 +70,14 @@ class Meter:
 
     def sample(self):
         cpu = {name: sum(process_tree_cpu(pid) for pid in pids()) for name, pids in self.pids.items()}
-        statements = int(self.psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
-                                   "WHERE query NOT LIKE '%pg_stat_statements%'")[0][0])
+        statements = int(psql(self.pg_port, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                                            "WHERE query NOT LIKE '%pg_stat_statements%'")[0][0])
         request = urllib.request.Request(self.management + "api/overview", headers={"Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="})  # guest:guest
         overview = json.loads(urllib.request.urlopen(request, timeout=10).read())
         stats = overview.get("message_stats", {})
         messages = stats.get("publish", 0) + stats.get("deliver_get", 0)
         return {"cpu": cpu, "statements": statements, "messages": messages}
 
-    def psql(self, sql):
-        output = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "halfsize", "-d", "halfsize", "-AtF", "\t", "-c", sql],
-                                check=True, capture_output=True, text=True).stdout
-        return [line.split("\t") for line in output.splitlines() if line]
 
 
 def ceiling(resizer, corpus, files, processes):
