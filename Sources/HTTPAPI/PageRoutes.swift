@@ -161,6 +161,8 @@ struct StatusView {
     var statusText: String
     var running: Bool
     var total: Int
+    /// Images whose URL another row names too (nil when none).
+    var repeated: Int?
     var segments: [Segment]
     var saving: String?
     var failures: [Failure]
@@ -202,6 +204,7 @@ struct StatusView {
         statusText = Self.words[report.status] ?? report.status.rawValue
         running = !report.status.isFinal
         total = report.images.total
+        repeated = report.images.total > report.images.distinct ? report.images.total - report.images.distinct : nil
         let counts = report.images
         let parts = [("halved", "halved", counts.resized), ("failed", "failed", counts.failed),
                      ("downloaded, waiting to be halved", "downloaded", counts.downloaded), ("waiting to be downloaded", "waiting", counts.pending)]

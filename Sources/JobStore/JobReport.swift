@@ -1,3 +1,4 @@
+import Foundation
 import HalfsizeCore
 
 /// A job's status as the status API shows it.
@@ -5,6 +6,8 @@ import HalfsizeCore
 public struct JobReport: Sendable, Encodable, Equatable {
     public struct Counts: Sendable, Codable, Equatable {
         public var total: Int
+        /// Images with distinct URLs: each downloaded and halved once, the rows naming it again sharing the output.
+        public var distinct: Int
         public var pending: Int
         public var downloaded: Int
         public var resized: Int
@@ -119,10 +122,14 @@ public struct JobEvent: Sendable, Codable, Equatable {
 extension JobStore {
     static let isoTimestamp = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
 
+    /// A job's report from its row (counts kept as images settle) and one query for the images
+    /// it names (failed, waiting for a retry, grown), each kind found through its own index: the
+    /// cost does not grow with the job's size.
     public func report(reference: JobReference) async throws -> JobReport? {
         try await pool.withConnection { connection in
             let jobs = try connection.query("""
-                SELECT id, status, input_filename, row_count, image_count, output_key, error_code, error_message,
+                SELECT id, status, input_filename, row_count, image_count, distinct_count, downloaded_count, resized_count,
+                       failed_count, grew_count, bytes_in, bytes_out, formats::text AS formats, output_key, error_code, error_message,
                        to_char(created_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS created_at,
                        to_char(updated_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS updated_at,
                        to_char(finished_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS finished_at,
@@ -132,72 +139,21 @@ extension JobStore {
                 """, [reference.rawValue])
             guard jobs.count == 1, let id = jobs.int(0, "id"),
                   let status = jobs.value(0, "status").flatMap(JobStatus.init(rawValue:)) else { return nil }
-            let counts = try connection.query("""
-                SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
-                       count(*) FILTER (WHERE status = 'downloaded') AS downloaded,
-                       count(*) FILTER (WHERE status = 'resized') AS resized,
-                       count(*) FILTER (WHERE status = 'failed') AS failed,
-                       coalesce(sum(bytes_in) FILTER (WHERE status = 'resized'), 0) AS bytes_in,
-                       coalesce(sum(bytes_out) FILTER (WHERE status = 'resized'), 0) AS bytes_out,
-                       count(*) FILTER (WHERE grew) AS grew
-                FROM items WHERE job_id = $1
+            let named = try connection.query("""
+                SELECT 'failed' AS kind, id, row_number, serial_number, position, source_url, attempts, error_code AS code,
+                       error_message AS message, NULL AS next_attempt_at, bytes_in, bytes_out
+                FROM items WHERE job_id = $1 AND status = 'failed'
+                UNION ALL
+                SELECT 'retrying', id, row_number, serial_number, position, source_url, attempts, last_error_code, last_error_message,
+                       to_char(next_attempt_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)), bytes_in, bytes_out
+                FROM items WHERE job_id = $1 AND status = 'pending' AND last_error_code IS NOT NULL
+                UNION ALL
+                SELECT 'grown', id, row_number, serial_number, position, source_url, attempts, NULL, NULL, NULL, bytes_in, bytes_out
+                FROM items WHERE job_id = $1 AND grew
+                ORDER BY kind, row_number, position
                 """, [String(id)])
-            let formats = try connection.query("""
-                SELECT format, count(*) AS images FROM items WHERE job_id = $1 AND format IS NOT NULL GROUP BY format ORDER BY format
-                """, [String(id)])
-            let failures = try connection.query("""
-                SELECT id, row_number, serial_number, position, source_url, error_code, error_message, attempts
-                FROM items WHERE job_id = $1 AND status = 'failed' ORDER BY row_number, position
-                """, [String(id)])
-            let retrying = try connection.query("""
-                SELECT id, row_number, position, source_url, attempts, last_error_code, last_error_message,
-                       to_char(next_attempt_at AT TIME ZONE 'UTC', \(Self.isoTimestamp)) AS next_attempt_at
-                FROM items WHERE job_id = $1 AND status = 'pending' AND last_error_code IS NOT NULL ORDER BY row_number, position
-                """, [String(id)])
-            let grown = try connection.query("""
-                SELECT id, row_number, position, source_url, bytes_in, bytes_out
-                FROM items WHERE job_id = $1 AND grew ORDER BY row_number, position
-                """, [String(id)])
-            let webhook = jobs.value(0, "has_webhook") == "t" ? try Self.webhookReport(connection, jobID: id) : nil
-            let bytesIn = counts.int(0, "bytes_in") ?? 0
-            let bytesOut = counts.int(0, "bytes_out") ?? 0
-            let jobError = jobs.value(0, "error_code").map { JobReport.JobError(code: $0, message: jobs.value(0, "error_message") ?? "") }
-            return JobReport(
-                id: id, reference: reference, status: status, inputFilename: jobs.value(0, "input_filename"),
-                rows: Int(jobs.int(0, "row_count") ?? 0),
-                images: .init(total: Int(jobs.int(0, "image_count") ?? 0), pending: Int(counts.int(0, "pending") ?? 0),
-                              downloaded: Int(counts.int(0, "downloaded") ?? 0), resized: Int(counts.int(0, "resized") ?? 0),
-                              failed: Int(counts.int(0, "failed") ?? 0)),
-                formats: Dictionary(uniqueKeysWithValues: (0..<formats.count).compactMap { row in
-                    formats.value(row, "format").map { ($0, Int(formats.int(row, "images") ?? 0)) }
-                }),
-                bytes: .init(input: bytesIn, output: bytesOut,
-                             saving: bytesIn > 0 ? (1 - Double(bytesOut) / Double(bytesIn) ).rounded(toPlaces: 4) : 0,
-                             grew: Int(counts.int(0, "grew") ?? 0)),
-                errors: (0..<failures.count).map { row in
-                    JobReport.ImageError(itemID: failures.int(row, "id")!, row: Int(failures.int(row, "row_number")!),
-                                         serialNumber: failures.int(row, "serial_number")!, position: Int(failures.int(row, "position")!),
-                                         url: failures.value(row, "source_url") ?? "", code: failures.value(row, "error_code") ?? "",
-                                         message: failures.value(row, "error_message") ?? "",
-                                         attempts: Int(failures.int(row, "attempts") ?? 0))
-                },
-                retrying: (0..<retrying.count).map { row in
-                    JobReport.RetryingImage(itemID: retrying.int(row, "id") ?? 0, row: Int(retrying.int(row, "row_number") ?? 0),
-                                            position: Int(retrying.int(row, "position") ?? 0), url: retrying.value(row, "source_url") ?? "",
-                                            attempts: Int(retrying.int(row, "attempts") ?? 0),
-                                            lastError: .init(code: retrying.value(row, "last_error_code") ?? "",
-                                                             message: retrying.value(row, "last_error_message") ?? ""),
-                                            nextAttemptAt: retrying.value(row, "next_attempt_at"))
-                },
-                grown: (0..<grown.count).map { row in
-                    JobReport.GrownImage(itemID: grown.int(row, "id")!, row: Int(grown.int(row, "row_number")!),
-                                         position: Int(grown.int(row, "position")!), url: grown.value(row, "source_url") ?? "",
-                                         bytesIn: grown.int(row, "bytes_in") ?? 0, bytesOut: grown.int(row, "bytes_out") ?? 0)
-                },
-                error: jobError,
-                createdAt: jobs.value(0, "created_at") ?? "", updatedAt: jobs.value(0, "updated_at") ?? "",
-                finishedAt: jobs.value(0, "finished_at"), filesExpiredAt: jobs.value(0, "files_expired_at"),
-                outputKey: jobs.value(0, "output_key"), webhook: webhook)
+            let webhook = jobs.bool(0, "has_webhook") == true ? try Self.webhookReport(connection, jobID: id) : nil
+            return JobReport(job: jobs, id: id, reference: reference, status: status, named: named, webhook: webhook)
         }
     }
 
@@ -212,6 +168,46 @@ extension JobStore {
                          errorCode: rows.value(row, "error_code"), message: rows.value(row, "message"), at: rows.value(row, "at") ?? "")
             }
         }
+    }
+}
+
+extension JobReport {
+    /// Reads the report's row and its named images (see `JobStore.report`).
+    init(job: QueryRows, id: Int64, reference: JobReference, status: JobStatus, named: QueryRows, webhook: WebhookReport?) {
+        func count(_ column: String) -> Int { Int(job.int(0, column) ?? 0) }
+        let total = count("image_count"), downloaded = count("downloaded_count")
+        let resized = count("resized_count"), failed = count("failed_count")
+        let bytesIn = job.int(0, "bytes_in") ?? 0, bytesOut = job.int(0, "bytes_out") ?? 0
+        let formats = job.value(0, "formats").flatMap { try? JSONDecoder().decode([String: Int].self, from: Data($0.utf8)) } ?? [:]
+        let rows = { (kind: String) in (0..<named.count).filter { named.value($0, "kind") == kind } }
+        func integer(_ row: Int, _ column: String) -> Int { Int(named.int(row, column) ?? 0) }
+        func text(_ row: Int, _ column: String) -> String { named.value(row, column) ?? "" }
+        self.init(
+            id: id, reference: reference, status: status, inputFilename: job.value(0, "input_filename"), rows: count("row_count"),
+            images: Counts(total: total, distinct: count("distinct_count"), pending: max(0, total - downloaded - resized - failed),
+                           downloaded: downloaded, resized: resized, failed: failed),
+            formats: formats,
+            bytes: Bytes(input: bytesIn, output: bytesOut,
+                         saving: bytesIn > 0 ? (1 - Double(bytesOut) / Double(bytesIn)).rounded(toPlaces: 4) : 0, grew: count("grew_count")),
+            errors: rows("failed").map { row in
+                ImageError(itemID: named.int(row, "id") ?? 0, row: integer(row, "row_number"), serialNumber: named.int(row, "serial_number") ?? 0,
+                           position: integer(row, "position"), url: text(row, "source_url"), code: text(row, "code"),
+                           message: text(row, "message"), attempts: integer(row, "attempts"))
+            },
+            retrying: rows("retrying").map { row in
+                RetryingImage(itemID: named.int(row, "id") ?? 0, row: integer(row, "row_number"), position: integer(row, "position"),
+                              url: text(row, "source_url"), attempts: integer(row, "attempts"),
+                              lastError: JobError(code: text(row, "code"), message: text(row, "message")),
+                              nextAttemptAt: named.value(row, "next_attempt_at"))
+            },
+            grown: rows("grown").map { row in
+                GrownImage(itemID: named.int(row, "id") ?? 0, row: integer(row, "row_number"), position: integer(row, "position"),
+                           url: text(row, "source_url"), bytesIn: named.int(row, "bytes_in") ?? 0, bytesOut: named.int(row, "bytes_out") ?? 0)
+            },
+            error: job.value(0, "error_code").map { JobError(code: $0, message: job.value(0, "error_message") ?? "") },
+            createdAt: job.value(0, "created_at") ?? "", updatedAt: job.value(0, "updated_at") ?? "",
+            finishedAt: job.value(0, "finished_at"), filesExpiredAt: job.value(0, "files_expired_at"),
+            outputKey: job.value(0, "output_key"), webhook: webhook)
     }
 }
 

@@ -34,7 +34,7 @@ extension JobStore {
         try await pool.withConnection { connection in
             let rows = try connection.query("""
                 SELECT j.id, j.reference,
-                       coalesce(array_agg(i.id ORDER BY i.id) FILTER (WHERE i.status = 'pending'), '{}') AS pending
+                       coalesce(array_agg(i.id ORDER BY i.id) FILTER (WHERE i.status = 'pending' AND i.same_as IS NULL), '{}') AS pending
                 FROM jobs j LEFT JOIN items i ON i.job_id = j.id
                 WHERE j.published_at IS NULL AND j.created_at < now() - make_interval(secs => $1)
                   AND j.status IN ('queued', 'processing')
@@ -64,7 +64,7 @@ extension JobStore {
                 ), touched AS (
                     UPDATE items i SET updated_at = now()
                     FROM stalled s
-                    WHERE i.job_id = s.id
+                    WHERE i.job_id = s.id AND i.same_as IS NULL  -- followers settle with the item they follow
                       AND ((i.status = 'pending' AND $3::boolean) OR (i.status = 'downloaded' AND $4::boolean))
                       AND i.updated_at < now() - make_interval(secs => $1)
                       AND (i.next_attempt_at IS NULL OR i.next_attempt_at < now() - make_interval(secs => $1))
@@ -199,21 +199,24 @@ extension JobStore {
             guard let status, JobStatus.retryable.contains(status) else {
                 return .refused(HalfsizeError(.notReady, "the job is \(status?.rawValue ?? "unknown"); only a finished job with failed images can be retried"))
             }
+            // The format is found again when the image is downloaded again (and counted then).
             let reset = try connection.query("""
-                UPDATE items SET status = 'pending', error_code = NULL, error_message = NULL, attempts = 0,
+                UPDATE items SET status = 'pending', error_code = NULL, error_message = NULL, attempts = 0, format = NULL,
                     last_error_code = NULL, last_error_message = NULL, next_attempt_at = NULL, raw_key = NULL, updated_at = now()
-                WHERE job_id = $1 AND status = 'failed' RETURNING id
+                WHERE job_id = $1 AND status = 'failed' RETURNING id, same_as IS NULL AS downloads
                 """, [String(jobID)])
-            let itemIDs = reset.rows.compactMap { $0[0].flatMap { Int64($0) } }.sorted()
-            guard !itemIDs.isEmpty else {
+            guard reset.count > 0 else {
                 return .refused(HalfsizeError(.notReady, "the job has no failed images to retry"))
             }
+            // Followers go back to pending too, and settle again with the item they follow.
+            let itemIDs = (0..<reset.count).filter { reset.bool($0, "downloads") == true }.compactMap { reset.int($0, "id") }.sorted()
             try connection.query("""
                 UPDATE jobs SET status = 'processing', remaining = remaining + $2, published_at = NULL, finished_at = NULL,
                     error_code = NULL, error_message = NULL, updated_at = now(),
                     webhook_state = NULL, webhook_next_at = NULL  -- the next finish starts a new round
                 WHERE id = $1
-                """, [String(jobID), String(itemIDs.count)])
+                """, [String(jobID), String(reset.count)])
+            try connection.query("SELECT halfsize_recount($1)", [String(jobID)])
             try Self.appendEvent(connection, jobID: jobID, itemID: nil, stage: .ingest, status: "retried",
                                  note: "\(itemIDs.count) failed image(s) sent again")
             return .retrying(jobID: jobID, itemIDs: itemIDs)

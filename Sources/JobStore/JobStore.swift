@@ -33,6 +33,7 @@ public struct NewItem: Sendable, Equatable {
 public struct CreatedJob: Sendable {
     public var id: Int64
     public var reference: JobReference
+    /// The items to download: one per distinct URL (the others follow them).
     public var itemIDs: [Int64]
 }
 
@@ -142,12 +143,26 @@ public struct JobStore: Sendable {
                 ORDER BY n RETURNING id
                 """, [String(jobID), PostgresArray.literal(items.map(\.rowNumber)), PostgresArray.literal(items.map(\.serialNumber)),
                       PostgresArray.literal(items.map(\.position)), PostgresArray.literal(items.map(\.sourceURL))])
+            // A URL named again follows the first item that names it: one download, one halving.
+            let followers = try connection.query("""
+                WITH firsts AS (
+                    SELECT source_url, min(id) AS first FROM items WHERE job_id = $1 GROUP BY source_url HAVING count(*) > 1
+                ), marked AS (
+                    UPDATE items i SET same_as = f.first FROM firsts f
+                    WHERE i.job_id = $1 AND i.source_url = f.source_url AND i.id <> f.first RETURNING i.id
+                ), counted AS (
+                    UPDATE jobs SET distinct_count = $2 - (SELECT count(*) FROM marked) WHERE id = $1
+                )
+                SELECT id FROM marked
+                """, [String(jobID), String(items.count)])
+            let following = Set(followers.rows.compactMap { $0[0].flatMap { Int64($0) } })
             try connection.query("INSERT INTO events (job_id, stage, status) VALUES ($1, 'ingest', 'queued')", [String(jobID)])
             try connection.query("""
                 INSERT INTO events (job_id, item_id, stage, status)
                 SELECT job_id, id, 'ingest', 'pending' FROM items WHERE job_id = $1 ORDER BY id
                 """, [String(jobID)])
-            return CreatedJob(id: jobID, reference: reference, itemIDs: (0..<inserted.count).compactMap { inserted.int($0, "id") })
+            let itemIDs = (0..<inserted.count).compactMap { inserted.int($0, "id") }.filter { !following.contains($0) }
+            return CreatedJob(id: jobID, reference: reference, itemIDs: itemIDs)
         }
     }
 
@@ -171,56 +186,34 @@ public struct JobStore: Sendable {
 
     /// pending → downloaded. Returns false when the item was not pending (a redelivery).
     public func markDownloaded(itemID: Int64, jobID: Int64, format: String, rawKey: String, bytes: Int) async throws -> Bool {
-        try await pool.transaction { connection in
-            let updated = try connection.query("""
-                UPDATE items SET status = 'downloaded', format = $2, raw_key = $3, bytes_in = $4, attempts = attempts + 1,
-                    next_attempt_at = NULL, updated_at = now()
-                WHERE id = $1 AND status = 'pending' RETURNING id
-                """, [String(itemID), format, rawKey, String(bytes)])
-            guard updated.count == 1 else { return false }
-            try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: .downloader, status: ItemStatus.downloaded.rawValue)
-            try Self.startProcessing(connection, jobID: jobID, stage: .downloader)
-            return true
+        try await pool.withConnection { connection in
+            try connection.execute(SettleStatements.downloaded, [String(itemID), format, rawKey, String(bytes), String(jobID)])
+                .int(0, "applied") == 1
         }
     }
 
-    /// pending|downloaded → resized|failed, counting the job's remaining images down.
+    /// pending|downloaded → resized|failed, with every item that follows it (same URL), counting
+    /// the job's remaining images down: one statement.
     public func settleItem(itemID: Int64, jobID: Int64, outcome: ItemOutcome, stage: Stage) async throws -> Settlement {
-        try await pool.transaction { connection in
-            let updated: QueryRows
-            let id = String(itemID)
+        try await pool.withConnection { connection in
+            let id = String(itemID), job = String(jobID)
+            let result: QueryRows
             switch outcome {
             case .resized(let record):
-                updated = try connection.query("""
-                    UPDATE items SET status = 'resized', output_key = $2, output_name = $3, bytes_in = $4, bytes_out = $5,
-                        width_in = $6, height_in = $7, width_out = $8, height_out = $9, grew = $10, updated_at = now()
-                    WHERE id = $1 AND status = 'downloaded' RETURNING id
-                    """, [id, record.outputKey, record.outputName, String(record.bytesIn), String(record.bytesOut),
-                          String(record.widthIn), String(record.heightIn), String(record.widthOut), String(record.heightOut),
-                          record.grew ? "true" : "false"])
+                result = try connection.execute(SettleStatements.resized, [
+                    id, record.outputKey, record.outputName, String(record.bytesIn), String(record.bytesOut),
+                    String(record.widthIn), String(record.heightIn), String(record.widthOut), String(record.heightOut),
+                    record.grew ? "true" : "false", job, stage.rawValue])
             case .failed(let error):
                 // A download that fails is one more attempt at the supplier.
-                updated = try connection.query("""
-                    UPDATE items SET status = 'failed', error_code = $2, error_message = $3, next_attempt_at = NULL,
-                        attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = now()
-                    WHERE id = $1 AND status IN ('pending', 'downloaded') RETURNING id
-                    """, [id, error.code.rawValue, error.message, stage == .downloader ? "true" : "false"])
+                result = try connection.execute(SettleStatements.failed, [
+                    id, error.code.rawValue, error.message, stage == .downloader ? "true" : "false", job, stage.rawValue])
             }
-            guard updated.count == 1 else {
-                let job = try connection.query("SELECT remaining, status FROM jobs WHERE id = $1", [String(jobID)])
-                let unwritten = job.value(0, "status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
-                return Settlement(applied: false, jobReadyForCSV: job.int(0, "remaining") == 0 && unwritten)
+            guard result.int(0, "applied") == 1 else {
+                let unwritten = result.value(0, "job_status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
+                return Settlement(applied: false, jobReadyForCSV: result.int(0, "job_remaining") == 0 && unwritten)
             }
-            switch outcome {
-            case .resized:
-                try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: stage, status: ItemStatus.resized.rawValue)
-            case .failed(let error):
-                try Self.appendEvent(connection, jobID: jobID, itemID: itemID, stage: stage, status: ItemStatus.failed.rawValue, error: error)
-            }
-            try Self.startProcessing(connection, jobID: jobID, stage: stage)
-            let remaining = try connection.query(
-                "UPDATE jobs SET remaining = remaining - 1, updated_at = now() WHERE id = $1 RETURNING remaining", [String(jobID)])
-            return Settlement(applied: true, jobReadyForCSV: remaining.int(0, "remaining") == 0)
+            return Settlement(applied: true, jobReadyForCSV: result.int(0, "remaining") == 0)
         }
     }
 
@@ -330,13 +323,4 @@ public struct JobStore: Sendable {
             """, [String(jobID), itemID.map(String.init), stage.rawValue, status, error?.code.rawValue, error?.message ?? note])
     }
 
-    /// queued → processing, once, when the first image moves.
-    static func startProcessing(_ connection: PostgresConnection, jobID: Int64, stage: Stage) throws {
-        let moved = try connection.query("""
-            UPDATE jobs SET status = 'processing', updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING id
-            """, [String(jobID)])
-        if moved.count == 1 {
-            try appendEvent(connection, jobID: jobID, itemID: nil, stage: stage, status: JobStatus.processing.rawValue)
-        }
-    }
 }

@@ -117,6 +117,44 @@ public enum Migrations {
             );
             CREATE INDEX webhook_attempts_by_job ON webhook_attempts (job_id, id);
             """),
+        Migration(version: 5, name: "counts kept on the job, one download per distinct URL", sql: """
+            -- A row whose URL an earlier row of the same job already names follows that item
+            -- (same_as): it is not downloaded or halved itself, and settles with it.
+            ALTER TABLE items ADD COLUMN same_as bigint REFERENCES items(id) ON DELETE CASCADE;
+            CREATE INDEX items_followers ON items (same_as) WHERE same_as IS NOT NULL;
+            -- Counts kept as images settle, so a status request reads one row whatever the job's size.
+            ALTER TABLE jobs
+                ADD COLUMN distinct_count   integer NOT NULL DEFAULT 0,
+                ADD COLUMN downloaded_count integer NOT NULL DEFAULT 0,
+                ADD COLUMN resized_count    integer NOT NULL DEFAULT 0,
+                ADD COLUMN failed_count     integer NOT NULL DEFAULT 0,
+                ADD COLUMN grew_count       integer NOT NULL DEFAULT 0,
+                ADD COLUMN bytes_in         bigint NOT NULL DEFAULT 0,
+                ADD COLUMN bytes_out        bigint NOT NULL DEFAULT 0,
+                ADD COLUMN formats          jsonb NOT NULL DEFAULT '{}';
+            -- The counts from the items, for the jobs before this migration and after a retry.
+            CREATE FUNCTION halfsize_recount(bigint) RETURNS void LANGUAGE sql AS $$
+                UPDATE jobs j SET distinct_count = c.distinct_count, downloaded_count = c.downloaded, resized_count = c.resized,
+                    failed_count = c.failed, grew_count = c.grew, bytes_in = c.bytes_in, bytes_out = c.bytes_out,
+                    formats = coalesce((SELECT jsonb_object_agg(format, n) FROM (
+                        SELECT format, count(*) AS n FROM items WHERE job_id = $1 AND format IS NOT NULL GROUP BY format) f), '{}')
+                FROM (SELECT count(*) FILTER (WHERE same_as IS NULL) AS distinct_count,
+                             count(*) FILTER (WHERE status = 'downloaded') AS downloaded,
+                             count(*) FILTER (WHERE status = 'resized') AS resized,
+                             count(*) FILTER (WHERE status = 'failed') AS failed,
+                             count(*) FILTER (WHERE grew) AS grew,
+                             coalesce(sum(bytes_in) FILTER (WHERE status = 'resized'), 0) AS bytes_in,
+                             coalesce(sum(bytes_out) FILTER (WHERE status = 'resized'), 0) AS bytes_out
+                      FROM items WHERE job_id = $1) c
+                WHERE j.id = $1
+            $$;
+            SELECT halfsize_recount(id) FROM jobs;
+            -- The status API's lists, found without reading a big job's other images.
+            CREATE INDEX items_failed_by_job ON items (job_id, row_number, position) WHERE status = 'failed';
+            CREATE INDEX items_retrying_by_job ON items (job_id, row_number, position)
+                WHERE status = 'pending' AND last_error_code IS NOT NULL;
+            CREATE INDEX items_grown_by_job ON items (job_id, row_number, position) WHERE grew;
+            """),
     ]
 
     /// Applies every migration the database lacks. Safe to run from many processes at once.

@@ -53,10 +53,27 @@ public struct DatabaseOptions: Sendable, Equatable {
     }
 }
 
+/// A statement the hot path runs for every image: parsed and planned once per connection
+/// (PQprepare), then only executed (PQexecPrepared).
+public struct PreparedStatement: Sendable {
+    public let name: String
+    public let sql: String
+
+    public init(_ name: String, _ sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
 /// One libpq connection, freed in deinit. libpq connections must not be used by two threads at
 /// once; the handle sits behind a lock, and the pool gives each connection to one thread at a time.
 public final class PostgresConnection: Sendable {
-    private let handle: Mutex<OpaquePointer>
+    struct State {
+        let connection: OpaquePointer
+        /// The names prepared on this connection (a new connection prepares again).
+        var prepared: Set<String> = []
+    }
+    private let handle: Mutex<State>
 
     public init(url: String, options: DatabaseOptions = DatabaseOptions()) throws(DatabaseError) {
         guard let connection = Self.connect(url: url, options: options) else {
@@ -69,7 +86,7 @@ public final class PostgresConnection: Sendable {
         }
         // Server notices (such as "already exists, skipping") would go to stderr unlabelled.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
-        handle = Mutex(connection)
+        handle = Mutex(State(connection: connection))
     }
 
     /// PQconnectdbParams with the options; the URL comes last as an expanded dbname, so what it
@@ -81,9 +98,9 @@ public final class PostgresConnection: Sendable {
         return PQconnectdbParams(keywords.map { UnsafePointer($0) } + [nil], values.map { UnsafePointer($0) } + [nil], 1)
     }
 
-    deinit { handle.withLock { PQfinish($0) } }
+    deinit { handle.withLock { PQfinish($0.connection) } }
 
-    public var isHealthy: Bool { handle.withLock { PQstatus($0) == CONNECTION_OK } }
+    public var isHealthy: Bool { handle.withLock { PQstatus($0.connection) == CONNECTION_OK } }
 
     private static func lastError(_ connection: OpaquePointer) -> String {
         String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -92,16 +109,36 @@ public final class PostgresConnection: Sendable {
     /// Runs one statement with text parameters ($1, $2, …) and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws(DatabaseError) -> QueryRows {
-        try handle.withLock { connection throws(DatabaseError) in try Self.query(connection, sql, parameters) }
+        try handle.withLock { state throws(DatabaseError) in
+            try Self.rows(state.connection, Self.withValues(parameters) { values in
+                PQexecParams(state.connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            })
+        }
     }
 
-    private static func query(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(DatabaseError) -> QueryRows {
+    /// Runs a prepared statement, preparing it first on this connection if need be.
+    @discardableResult
+    public func execute(_ statement: PreparedStatement, _ parameters: [String?] = []) throws(DatabaseError) -> QueryRows {
+        try handle.withLock { state throws(DatabaseError) in
+            if !state.prepared.contains(statement.name) {
+                try Self.rows(state.connection, PQprepare(state.connection, statement.name, statement.sql, Int32(parameters.count), nil))
+                state.prepared.insert(statement.name)
+            }
+            return try Self.rows(state.connection, Self.withValues(parameters) { values in
+                PQexecPrepared(state.connection, statement.name, Int32(parameters.count), values, nil, nil, 0)
+            })
+        }
+    }
+
+    private static func withValues(_ parameters: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> OpaquePointer?) -> OpaquePointer? {
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
-        let values = copies.map { UnsafePointer<CChar>($0) }
-        let result = values.withUnsafeBufferPointer { buffer in
-            PQexecParams(connection, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
-        }
+        return copies.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    /// The rows of a result (freed here), or the error it reports.
+    @discardableResult
+    private static func rows(_ connection: OpaquePointer, _ result: OpaquePointer?) throws(DatabaseError) -> QueryRows {
         defer { PQclear(result) }
         guard let result else {
             throw DatabaseError(sqlState: nil, message: Self.lastError(connection), connectionLost: PQstatus(connection) != CONNECTION_OK)
@@ -130,7 +167,7 @@ public final class PostgresConnection: Sendable {
 
     /// Runs a script of several statements without parameters (migrations).
     public func runScript(_ sql: String) throws(DatabaseError) {
-        try handle.withLock { connection throws(DatabaseError) in try Self.runScript(connection, sql) }
+        try handle.withLock { state throws(DatabaseError) in try Self.runScript(state.connection, sql) }
     }
 
     private static func runScript(_ connection: OpaquePointer, _ sql: String) throws(DatabaseError) {

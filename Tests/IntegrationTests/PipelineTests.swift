@@ -61,8 +61,9 @@ struct PipelineTests {
         let s3 = try #require(TestS3.current)
         let bucket = S3ObjectStore(settings: s3.settings())
         let before = try await bucket.usage()
+        var halved = 0
         try await withSystem(extra: s3.variables) { images, system in
-            try await runEndToEnd(images: images, system: system)
+            halved = try await runEndToEnd(images: images, system: system)
             let files = FileManager.default.enumerator(atPath: system.dataDirectory.path)?.allObjects ?? []
             #expect(files.isEmpty, "with S3 storage no file is written locally: \(files)")
             #expect(system.log("ingest").contains("storing files in S3 bucket halfsize"))
@@ -70,10 +71,12 @@ struct PipelineTests {
         let after = try await bucket.usage()
         #expect(after.objects["uploads"] == (before.objects["uploads"] ?? 0) + 1)
         #expect(after.objects["output"] == (before.objects["output"] ?? 0) + 1)
-        #expect((after.objects["images"] ?? 0) - (before.objects["images"] ?? 0) >= 49)
+        #expect((after.objects["images"] ?? 0) - (before.objects["images"] ?? 0) == halved, "one halved image per distinct URL")
     }
 
-    func runEndToEnd(images: ImageServer, system: RunningSystem) async throws {
+    /// Returns how many distinct images were halved.
+    @discardableResult
+    func runEndToEnd(images: ImageServer, system: RunningSystem) async throws -> Int {
         // 22 rows, 2–3 URLs each, cycling through every corpus file; row 5 has one URL that answers 404.
         let files = Corpus.images
         try #require(!files.isEmpty, "no corpus at \(Corpus.root.path): set HALFSIZE_TEST_CORPUS")
@@ -92,6 +95,12 @@ struct PipelineTests {
         }
         let imageCount = expectedURLs.reduce(0) { $0 + $1.count }
         #expect(imageCount >= 50)
+        // A URL named again shares the first naming's download and output: r<row>-<position> of it.
+        var firstPlace: [String: (row: Int, position: Int)] = [:]
+        for (index, urls) in expectedURLs.enumerated() {
+            for (position, url) in urls.enumerated() where firstPlace[url] == nil { firstPlace[url] = (index + 2, position + 1) }
+        }
+        #expect(firstPlace.count < imageCount, "the corpus repeats within the job, so some URLs are named twice")
         let csv = Array((lines.joined(separator: "\n") + "\n").utf8)
 
         let form = HTTP.multipart(field: "file", filename: "products.csv", content: csv)
@@ -110,6 +119,7 @@ struct PipelineTests {
         #expect(report["status"] as? String == "completed_with_errors")
         let counts = try #require(report["images"] as? [String: Int])
         #expect(counts["total"] == imageCount)
+        #expect(counts["distinct"] == firstPlace.count)
         #expect(counts["resized"] == imageCount - 1)
         #expect(counts["failed"] == 1)
         let errors = try #require(report["errors"] as? [[String: Any]])
@@ -143,7 +153,8 @@ struct PipelineTests {
                     #expect(output.isEmpty, "the failed image leaves its slot empty")
                     continue
                 }
-                #expect(output.hasPrefix("\(system.publicURL)/images/\(reference)/r\(row + 1)-\(position + 1)."))
+                let first = try #require(firstPlace[input])
+                #expect(output.hasPrefix("\(system.publicURL)/images/\(reference)/r\(first.row)-\(first.position)."))
                 let (imageCode, imageBytes) = try await HTTP.get(output)
                 #expect(imageCode == 200)
                 let original = try ImageDecoder.decode(Array(try Data(contentsOf: Corpus.root.appendingPathComponent(String(input.split(separator: "/corpus/").last!))))).upright
@@ -167,16 +178,22 @@ struct PipelineTests {
         #expect(jobEvents == ["ingest:queued", "downloader:processing", "csv-writer:writing", "csv-writer:completed_with_errors"])
         let byItem = Dictionary(grouping: events.filter { $0.itemID != nil }, by: { $0.itemID! })
         #expect(byItem.count == imageCount)
-        var failedItems = 0
+        var failedItems = 0, followers = 0
         for (_, itemEvents) in byItem {
             let history = itemEvents.map { "\($0.stage):\($0.status)" }
             if history == ["ingest:pending", "downloader:failed"] {
                 failedItems += 1
                 #expect(itemEvents.last?.errorCode == "http_status")
+            } else if history == ["ingest:pending", "resizer:resized"] {
+                // A follower: settled with the item whose URL it repeats.
+                #expect(itemEvents.last?.message?.hasPrefix("the same URL as item ") == true)
+                followers += 1
             } else {
                 #expect(history == ["ingest:pending", "downloader:downloaded", "resizer:resized"])
             }
         }
+        #expect(followers == imageCount - firstPlace.count)
+        return firstPlace.count - 1  // every distinct URL but the one that answers 404
         #expect(failedItems == 1)
     }
 

@@ -19,7 +19,7 @@ extension PipelineTests {
             #expect(try HTTP.json(body)["images"] as? Int == 1)
             let again = try await waitForFinalStatus(statusURL)
             #expect(again["status"] as? String == "completed")
-            #expect((again["images"] as? [String: Int]) == ["total": 3, "pending": 0, "downloaded": 0, "resized": 3, "failed": 0])
+            #expect((again["images"] as? [String: Int]) == ["total": 3, "distinct": 3, "pending": 0, "downloaded": 0, "resized": 3, "failed": 0])
             #expect((again["errors"] as? [Any])?.isEmpty == true)
 
             // The new output CSV has the retried image in its slot.
