@@ -3,7 +3,7 @@
 broker and database and calls this).
 
 Images: the corpus files of 0.2-1 MP, two JPEGs for each PNG, served by deploy/local/image_server.py
-(listen backlog 1024); each image of a job has its own URL (a query string), so every one is
+(listen backlog 1024, connections kept alive as a CDN keeps them); each image of a job has its own URL (a query string), so every one is
 downloaded and halved. The ceiling: `resizer halve` over the same images, one process per core.
 Then, with the four programs running: a 10-image job on the idle system (upload to `completed`),
 several 300-image jobs at once, and one big job. Every job's status and output CSV are checked
@@ -164,7 +164,7 @@ def main():
     resizer = os.path.join(arguments.bin, "resizer")
 
     server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "..", "deploy", "local", "image_server.py"),
-                               "--corpus", arguments.corpus, "--exit-with-stdin"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                               "--corpus", arguments.corpus, "--exit-with-stdin", "--keep-alive"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                               stderr=subprocess.DEVNULL)
     image_port = int(server.stdout.readline())
     http_port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],

@@ -12,7 +12,8 @@ public enum StageQueue: String, Sendable, CaseIterable {
 }
 
 /// The body of every pipeline message. The database holds the details; a message names the work.
-/// `itemID` is absent on the csv queue, where the job is the unit. A message sent again after a
+/// `itemID` is absent on the csv queue, where the job is the unit. `item`, when present, carries
+/// what the next stage needs of the image, so the stage need not read it from the database first. A message sent again after a
 /// fault of ours carries how many times it has been (`retries`) and since when (`retrySince`,
 /// milliseconds since 1970), so the retry horizon holds while the database is away.
 public struct StageMessage: Codable, Sendable, Equatable {
@@ -24,14 +25,34 @@ public struct StageMessage: Codable, Sendable, Equatable {
     public var itemID: Int64?
     public var retries: Int
     public var retrySince: Int64?
+    public var item: ItemFacts?
 
-    public init(job: JobReference, jobID: Int64, itemID: Int64? = nil, retries: Int = 0, retrySince: Int64? = nil) {
+    /// An image's place and source (download), or its place and stored original (resize).
+    /// Messages sent by the relay, the reaper and retries carry none: the stage reads the item.
+    public struct ItemFacts: Codable, Sendable, Equatable {
+        public var row: Int
+        public var position: Int
+        public var url: String?
+        public var rawKey: String?
+
+        public init(row: Int, position: Int, url: String? = nil, rawKey: String? = nil) {
+            self.row = row
+            self.position = position
+            self.url = url
+            self.rawKey = rawKey
+        }
+
+        enum CodingKeys: String, CodingKey { case row, position = "pos", url, rawKey = "raw" }
+    }
+
+    public init(job: JobReference, jobID: Int64, itemID: Int64? = nil, retries: Int = 0, retrySince: Int64? = nil, item: ItemFacts? = nil) {
         self.version = Self.currentVersion
         self.job = job
         self.jobID = jobID
         self.itemID = itemID
         self.retries = retries
         self.retrySince = retrySince
+        self.item = item
     }
 
     enum CodingKeys: String, CodingKey {
@@ -41,6 +62,7 @@ public struct StageMessage: Codable, Sendable, Equatable {
         case itemID = "item_id"
         case retries
         case retrySince = "retry_since"
+        case item
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,8 +73,12 @@ public struct StageMessage: Codable, Sendable, Equatable {
         itemID = try container.decodeIfPresent(Int64.self, forKey: .itemID)
         retries = try container.decodeIfPresent(Int.self, forKey: .retries) ?? 0
         retrySince = try container.decodeIfPresent(Int64.self, forKey: .retrySince)
+        item = try container.decodeIfPresent(ItemFacts.self, forKey: .item)
         guard retries >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .retries, in: container, debugDescription: "retries must not be negative")
+        }
+        if let item, item.row < 1 || item.position < 1 || itemID == nil {
+            throw DecodingError.dataCorruptedError(forKey: .item, in: container, debugDescription: "an item's facts need its id and a row and position from 1")
         }
     }
 
@@ -64,6 +90,7 @@ public struct StageMessage: Codable, Sendable, Equatable {
         try container.encodeIfPresent(itemID, forKey: .itemID)
         if retries > 0 { try container.encode(retries, forKey: .retries) }
         try container.encodeIfPresent(retrySince, forKey: .retrySince)
+        try container.encodeIfPresent(item, forKey: .item)
     }
 
     /// The ids a dead-lettered body names, read leniently: a body of another version or shape

@@ -34,7 +34,16 @@ public struct CreatedJob: Sendable {
     public var id: Int64
     public var reference: JobReference
     /// The items to download: one per distinct URL (the others follow them).
-    public var itemIDs: [Int64]
+    public var downloads: [QueuedItem]
+    public var itemIDs: [Int64] { downloads.map(\.id) }
+}
+
+/// An item sent to the downloader, with what its message carries.
+public struct QueuedItem: Sendable, Equatable {
+    public var id: Int64
+    public var rowNumber: Int
+    public var position: Int
+    public var sourceURL: String
 }
 
 /// One image of a job, as the workers need it.
@@ -140,7 +149,7 @@ public struct JobStore: Sendable {
             let inserted = try connection.query("""
                 INSERT INTO items (job_id, row_number, serial_number, position, source_url, status)
                 SELECT $1, r, s, p, u, 'pending' FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[]) WITH ORDINALITY AS t(r, s, p, u, n)
-                ORDER BY n RETURNING id
+                ORDER BY n RETURNING id, row_number, position, source_url
                 """, [String(jobID), PostgresArray.literal(items.map(\.rowNumber)), PostgresArray.literal(items.map(\.serialNumber)),
                       PostgresArray.literal(items.map(\.position)), PostgresArray.literal(items.map(\.sourceURL))])
             // A URL named again follows the first item that names it: one download, one halving.
@@ -161,8 +170,12 @@ public struct JobStore: Sendable {
                 INSERT INTO events (job_id, item_id, stage, status)
                 SELECT job_id, id, 'ingest', 'pending' FROM items WHERE job_id = $1 ORDER BY id
                 """, [String(jobID)])
-            let itemIDs = (0..<inserted.count).compactMap { inserted.int($0, "id") }.filter { !following.contains($0) }
-            return CreatedJob(id: jobID, reference: reference, itemIDs: itemIDs)
+            let downloads = (0..<inserted.count).compactMap { row -> QueuedItem? in
+                guard let id = inserted.int(row, "id"), !following.contains(id) else { return nil }
+                return QueuedItem(id: id, rowNumber: Int(inserted.int(row, "row_number") ?? 0), position: Int(inserted.int(row, "position") ?? 0),
+                                  sourceURL: inserted.value(row, "source_url") ?? "")
+            }
+            return CreatedJob(id: jobID, reference: reference, downloads: downloads)
         }
     }
 

@@ -29,36 +29,61 @@ public struct DownloadHandler: StageHandler {
     }
 
     public func handle(_ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
-        guard let itemID = message.itemID, let item = try await store.item(itemID) else {
+        guard let itemID = message.itemID else {
+            logger.warning("no item in the message; dropping it")
+            return []
+        }
+        // A message that names its URL is downloaded at once: the conditional update that records
+        // the download finds a redelivery, and only then (or on a failure) is the item read.
+        if let facts = message.item, let url = facts.url {
+            let place = ItemPlace(id: itemID, jobID: message.jobID, reference: message.job, row: facts.row, position: facts.position)
+            return try await download(place, from: url, message, logger: logger)
+        }
+        guard let item = try await store.item(itemID) else {
             logger.warning("no such item; dropping the message")
             return []
         }
-        let resize = [OutgoingMessage(.resize, message)]
+        guard item.status == .pending else { return try await alreadyDownloaded(item, message) }
+        return try await download(ItemPlace(item), from: item.sourceURL, message, logger: logger)
+    }
+
+    /// What a message for an item that is no longer pending leads to: the resize message again
+    /// (stored before a crash, the resize message may not have gone out), or the csv message.
+    func alreadyDownloaded(_ item: ItemRecord, _ message: StageMessage) async throws -> [OutgoingMessage] {
         switch item.status {
         case .downloaded:
-            return resize  // stored before a crash; the resize message may not have gone out
+            return [OutgoingMessage(.resize, ItemPlace(item).message(after: message, rawKey: item.rawKey))]
         case .resized, .failed:
             return try await store.awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
         case .pending:
-            break
+            return []
         }
+    }
+
+    func download(_ place: ItemPlace, from url: String, _ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
         let resource: FetchedResource
         do {
-            resource = try await fetcher.send(.get(item.sourceURL, headers: [ImageFormat.acceptHeader]))
+            resource = try await fetcher.send(.get(url, headers: [ImageFormat.acceptHeader]))
         } catch let failure as FetchFailure {
+            // Attempts so far decide whether to try again: read them (and whether this is a redelivery).
+            guard let item = try await store.item(place.id) else { return [] }
+            guard item.status == .pending else { return try await alreadyDownloaded(item, message) }
             return try await retryOrFail(item, message, failure, logger: logger)
         }
         let format = ImageFormat.detect(resource.bytes)
         guard format.isSupported else {
             let type = resource.contentType.map { " (served as \($0))" } ?? ""
-            return try await fail(item, HalfsizeError(.unsupportedFormat, "the file is \(format.displayName)\(type), not \(ImageFormat.supportedNames)"), logger: logger)
+            return try await fail(place, url: url, HalfsizeError(.unsupportedFormat, "the file is \(format.displayName)\(type), not \(ImageFormat.supportedNames)"), logger: logger)
         }
-        let name = ObjectKey.imageName(row: item.rowNumber, position: item.position, extension: format.fileExtension)
-        let rawKey = ObjectKey.raw(item.jobReference, name: name)
+        let name = ObjectKey.imageName(row: place.row, position: place.position, extension: format.fileExtension)
+        let rawKey = ObjectKey.raw(place.reference, name: name)
         try await objects.put(rawKey, resource.bytes)
-        _ = try await store.markDownloaded(itemID: item.id, jobID: item.jobID, format: format.rawValue, rawKey: rawKey, bytes: resource.bytes.count)
+        guard try await store.markDownloaded(itemID: place.id, jobID: place.jobID, format: format.rawValue, rawKey: rawKey, bytes: resource.bytes.count) else {
+            guard let item = try await store.item(place.id) else { return [] }
+            return try await alreadyDownloaded(item, message)
+        }
         logger.debug("downloaded", metadata: ["bytes": "\(resource.bytes.count)", "format": "\(format.rawValue)"])
-        return resize
+        return [OutgoingMessage(.resize, place.message(after: message, rawKey: rawKey))]
     }
 
     func retryOrFail(_ item: ItemRecord, _ message: StageMessage, _ failure: FetchFailure, logger: Logger) async throws -> [OutgoingMessage] {
@@ -76,9 +101,9 @@ public struct DownloadHandler: StageHandler {
             return [.delayed(queue, message, by: delay)]
         case .transient:
             let attempts = item.attempts + 1
-            return try await fail(item, HalfsizeError(failure.error.code, "\(failure.error.message) (gave up after \(attempts) attempts)"), logger: logger)
+            return try await fail(ItemPlace(item), url: item.sourceURL, HalfsizeError(failure.error.code, "\(failure.error.message) (gave up after \(attempts) attempts)"), logger: logger)
         case .permanent:
-            return try await fail(item, failure.error, logger: logger)
+            return try await fail(ItemPlace(item), url: item.sourceURL, failure.error, logger: logger)
         }
     }
 
@@ -87,10 +112,10 @@ public struct DownloadHandler: StageHandler {
         return try await store.failItem(itemID, error, stage: stage)
     }
 
-    func fail(_ item: ItemRecord, _ error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
-        logger.info("download failed", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)", "url": "\(item.sourceURL)"])
-        let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: .failed(error), stage: stage)
+    func fail(_ place: ItemPlace, url: String, _ error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
+        logger.info("download failed", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)", "url": "\(url)"])
+        let settlement = try await store.settleItem(itemID: place.id, jobID: place.jobID, outcome: .failed(error), stage: stage)
         if settlement.applied { ImageMetrics.settled(.failed(error), format: nil, stage: stage) }
-        return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
+        return store.csvMessageIfReady(settlement, job: place.reference, jobID: place.jobID)
     }
 }

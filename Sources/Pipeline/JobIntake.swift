@@ -61,7 +61,11 @@ public struct JobIntake: Sendable {
             logger.warning("job stored, but its creation reported an error; the relay will publish it", metadata: ["error": "\(error)"])
             return .accepted(reference, images: items.count)
         }
-        await publishDownloads(reference: reference, jobID: job.id, itemIDs: job.itemIDs, logger: logger)
+        let messages = job.downloads.map { item in
+            StageMessage(job: reference, jobID: job.id, itemID: item.id,
+                         item: .init(row: item.rowNumber, position: item.position, url: item.sourceURL))
+        }
+        await publishDownloads(jobID: job.id, messages, logger: logger)
         logger.info("job accepted", metadata: ["rows": "\(sheet.rows.count)", "images": "\(items.count)"])
         return .accepted(reference, images: items.count)
     }
@@ -72,7 +76,7 @@ public struct JobIntake: Sendable {
         if case .retrying(let jobID, let itemIDs) = request {
             var logger = self.logger
             logger[metadataKey: "job.reference"] = "\(reference)"
-            await publishDownloads(reference: reference, jobID: jobID, itemIDs: itemIDs, logger: logger)
+            await publishDownloads(jobID: jobID, itemIDs.map { StageMessage(job: reference, jobID: jobID, itemID: $0) }, logger: logger)
             logger.info("retrying the job's failed images", metadata: ["images": "\(itemIDs.count)"])
         }
         return request
@@ -80,10 +84,9 @@ public struct JobIntake: Sendable {
 
     /// Publishes a job's download messages and takes it out of the outbox; if that fails, the
     /// job stays in the outbox and the relay publishes it.
-    func publishDownloads(reference: JobReference, jobID: Int64, itemIDs: [Int64], logger: Logger) async {
-        let messages = itemIDs.map { OutgoingMessage(.download, StageMessage(job: reference, jobID: jobID, itemID: $0)) }
+    func publishDownloads(jobID: Int64, _ messages: [StageMessage], logger: Logger) async {
         do {
-            try await broker.publish(inBatchesOf: 500, messages)
+            try await broker.publish(inBatchesOf: 500, messages.map { OutgoingMessage(.download, $0) })
             try await store.markPublished(jobID: jobID)
         } catch {
             logger.warning("job stored but not yet published; the relay will publish it", metadata: ["error": "\(error)"])

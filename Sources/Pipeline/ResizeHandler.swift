@@ -28,7 +28,18 @@ public struct ResizeHandler: StageHandler {
     }
 
     public func handle(_ message: StageMessage, logger: Logger) async throws -> [OutgoingMessage] {
-        guard let itemID = message.itemID, let item = try await store.item(itemID) else {
+        guard let itemID = message.itemID else {
+            logger.warning("no item in the message; dropping it")
+            return []
+        }
+        // A message that names the stored original is halved at once (the settlement is
+        // conditional, so a redelivery changes nothing); the item is read only when it names none
+        // or the original is not there.
+        if let facts = message.item, let rawKey = facts.rawKey, let original = try await objects.get(rawKey) {
+            let place = ItemPlace(id: itemID, jobID: message.jobID, reference: message.job, row: facts.row, position: facts.position)
+            return try await halve(original, of: place, rawKey: rawKey, logger: logger)
+        }
+        guard let item = try await store.item(itemID) else {
             logger.warning("no such item; dropping the message")
             return []
         }
@@ -37,28 +48,33 @@ public struct ResizeHandler: StageHandler {
             return try await store.awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
         }
         guard let rawKey = item.rawKey, let original = try await objects.get(rawKey) else {
-            return try await settle(item, .failed(HalfsizeError(.storageError, "the downloaded original is missing from storage")), logger: logger)
+            return try await settle(ItemPlace(item), rawKey: item.rawKey,
+                                    .failed(HalfsizeError(.storageError, "the downloaded original is missing from storage")), logger: logger)
         }
+        return try await halve(original, of: ItemPlace(item), rawKey: rawKey, logger: logger)
+    }
+
+    func halve(_ original: [UInt8], of place: ItemPlace, rawKey: String, logger: Logger) async throws -> [OutgoingMessage] {
         let options = self.options
         let halved: HalvedImage
         do {
             halved = try await workers.runIfActive { try Halver.halve(original, options: options) }
         } catch let error as HalfsizeError {
             logger.info("image cannot be halved", metadata: ["error.code": "\(error.code.rawValue)", "error": "\(error.message)"])
-            return try await settle(item, .failed(error), logger: logger)
+            return try await settle(place, rawKey: rawKey, .failed(error), logger: logger)
         }
         ImageMetrics.halved(halved, bytesIn: original.count)
         if let warning = halved.warning {
             logger.notice("decoder warnings", metadata: ["count": "\(halved.warningCount)", "first": "\(warning)"])
         }
-        let name = ObjectKey.imageName(row: item.rowNumber, position: item.position, extension: halved.format.fileExtension)
-        let outputKey = ObjectKey.image(item.jobReference, name: name)
+        let name = ObjectKey.imageName(row: place.row, position: place.position, extension: halved.format.fileExtension)
+        let outputKey = ObjectKey.image(place.reference, name: name)
         try await objects.put(outputKey, halved.bytes)
         let record = ResizeRecord(outputKey: outputKey, outputName: name, bytesIn: original.count, bytesOut: halved.bytes.count,
                                   widthIn: halved.inputWidth, heightIn: halved.inputHeight,
                                   widthOut: halved.outputWidth, heightOut: halved.outputHeight,
                                   grew: halved.bytes.count > original.count)
-        return try await settle(item, .resized(record), format: halved.format, logger: logger)
+        return try await settle(place, rawKey: rawKey, .resized(record), format: halved.format, logger: logger)
     }
 
     public func giveUp(_ message: StageMessage, error: HalfsizeError, logger: Logger) async throws -> [OutgoingMessage] {
@@ -66,17 +82,17 @@ public struct ResizeHandler: StageHandler {
         return try await store.failItem(itemID, error, stage: stage)
     }
 
-    func settle(_ item: ItemRecord, _ outcome: ItemOutcome, format: ImageFormat? = nil, logger: Logger) async throws -> [OutgoingMessage] {
-        let settlement = try await store.settleItem(itemID: item.id, jobID: item.jobID, outcome: outcome, stage: stage)
+    func settle(_ place: ItemPlace, rawKey: String?, _ outcome: ItemOutcome, format: ImageFormat? = nil, logger: Logger) async throws -> [OutgoingMessage] {
+        let settlement = try await store.settleItem(itemID: place.id, jobID: place.jobID, outcome: outcome, stage: stage)
         if settlement.applied { ImageMetrics.settled(outcome, format: format, stage: stage) }
         // Once settled, nothing reads the original again; the retention sweep removes it otherwise.
-        if !keepOriginals, let rawKey = item.rawKey {
+        if !keepOriginals, let rawKey {
             do {
                 try await objects.delete([rawKey])
             } catch {
                 logger.warning("cannot delete the original; the retention sweep will", metadata: ["error": "\(error)"])
             }
         }
-        return store.csvMessageIfReady(settlement, job: item.jobReference, jobID: item.jobID)
+        return store.csvMessageIfReady(settlement, job: place.reference, jobID: place.jobID)
     }
 }

@@ -7,6 +7,7 @@ struct DownloaderSettings: ProgramSettingsProtocol {
     var common: CommonSettings
     var prefetch: Int
     var attempts: Int
+    var niceness: Int
     var fetch: FetchSettings
 
     init(reading reader: ConfigurationReader) {
@@ -24,6 +25,8 @@ struct DownloaderSettings: ProgramSettingsProtocol {
             allowPrivateNetworks: reader.boolean("HALFSIZE_ALLOW_PRIVATE_NETWORKS", default: false,
                                                  "allow downloads from loopback and private addresses (refused with blocked_address otherwise)"),
             extraCertificateAuthorities: reader.extraCertificateAuthorities())
+        niceness = reader.integer("HALFSIZE_NICE", default: 10, in: 0...19,
+                                  "CPU priority below the resizers' (nice value): downloads take the CPU the resizers leave on a shared machine")
         attempts = reader.integer("HALFSIZE_DOWNLOAD_ATTEMPTS", default: 5, in: 1...50,
                                   "tries of a download that fails transiently (timeout, reset, 408/425/429/5xx) before the image fails")
     }
@@ -34,6 +37,7 @@ enum Downloader {
     static func main() async {
         await ProgramMain.run(program: "downloader", summary: "downloads the images of the halfsize.download queue",
                               read: DownloaderSettings.init(reading:)) { settings, logger in
+            try ProcessPriority.lower(to: settings.niceness)
             if settings.fetch.allowPrivateNetworks {
                 logger.warning("HALFSIZE_ALLOW_PRIVATE_NETWORKS is true: images may be fetched from loopback and private addresses; never set it where uploads come from outside")
             }

@@ -16,6 +16,23 @@ struct StageMessageTests {
         #expect(try StageMessage.decode(jobOnly.encoded()).itemID == nil)
     }
 
+    /// A message may carry what the next stage needs of its image (so the stage does not read it
+    /// first); the facts need the item's id and a place from 1.
+    @Test func itemFactsTravelAndAreChecked() throws {
+        let reference = JobReference.generate()
+        let download = StageMessage(job: reference, jobID: 42, itemID: 7, item: .init(row: 3, position: 2, url: "https://cdn.example/a.jpg"))
+        #expect(String(decoding: download.encoded(), as: UTF8.self)
+                == #"{"item":{"pos":2,"row":3,"url":"https:\/\/cdn.example\/a.jpg"},"item_id":7,"job":"\#(reference)","job_id":42,"v":1}"#)
+        #expect(try StageMessage.decode(download.encoded()) == download)
+        let resize = StageMessage(job: reference, jobID: 42, itemID: 7, item: .init(row: 3, position: 2, rawKey: "raw/\(reference)/r3-2.jpg"))
+        #expect(try StageMessage.decode(resize.encoded()) == resize)
+        for body in [#"{"v":1,"job":"\#(reference)","job_id":1,"item":{"row":1,"pos":1}}"#,
+                     #"{"v":1,"job":"\#(reference)","job_id":1,"item_id":2,"item":{"row":0,"pos":1}}"#,
+                     #"{"v":1,"job":"\#(reference)","job_id":1,"item_id":2,"item":{"row":1}}"#] {
+            #expect(throws: HalfsizeError.self, "\(body)") { try StageMessage.decode(Array(body.utf8)) }
+        }
+    }
+
     @Test func rejectsOtherVersionsAndGarbage() {
         let reference = JobReference.generate()
         for body in [#"{"v":2,"job":"\#(reference)","job_id":1}"#, "not json", #"{"v":1,"job":"short","job_id":1}"#, "{}"] {

@@ -19,8 +19,9 @@ With --tls CERT,KEY (repeatable) it serves HTTPS instead, one port per certifica
 per line in the order given: the HTTPS tests use a good, an expired, a self-signed and a
 wrong-host certificate at once.
 
-Connections are not kept alive (see reply). Python's http.server listens with a backlog of 5, which drops connections under tens of parallel
-connects; this one queues 1024.
+Connections are not kept alive (see reply) unless --keep-alive, which keeps them open after each
+image as a CDN does (the benchmark). Python's http.server listens with a backlog of 5, which drops
+connections under tens of parallel connects; this one queues 1024. Files are read once and kept.
 """
 import argparse
 import json
@@ -40,9 +41,11 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
 
-    def __init__(self, address, corpus):
+    def __init__(self, address, corpus, keep_alive=False):
         super().__init__(address, Handler)
         self.corpus = corpus
+        self.keep_alive = keep_alive
+        self.files = {}
         self.counts = {}
         self.lock = threading.Lock()
 
@@ -102,18 +105,21 @@ class Handler(BaseHTTPRequestHandler):
             file = os.path.join(self.server.corpus, "pitfalls", name)
         if not os.path.isfile(file):
             return self.reply(404, b"no such file", "text/plain")
-        with open(file, "rb") as handle:
-            body = handle.read()
-        self.reply(200, body, "image/png" if name.endswith(".png") else "image/jpeg")
+        body = self.server.files.get(file)
+        if body is None:
+            with open(file, "rb") as handle:
+                body = self.server.files.setdefault(file, handle.read())
+        self.reply(200, body, "image/png" if name.endswith(".png") else "image/jpeg", keep_alive=self.server.keep_alive)
 
-    def reply(self, status, body, content_type, headers=None):
+    def reply(self, status, body, content_type, headers=None, keep_alive=False):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         # Every request gets a fresh connection, so a reset is seen as one: on a reused connection
-        # libcurl would retry it by itself.
-        self.send_header("Connection", "close")
-        self.close_connection = True
+        # libcurl would retry it by itself. Only --keep-alive (the benchmark) keeps an image's open.
+        if not keep_alive:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -123,6 +129,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--keep-alive", action="store_true", help="keep connections open after an image, as a CDN does (the benchmark)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (the multi-host test serves a namespace's veth)")
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when standard input closes (the parent died)")
@@ -130,7 +137,7 @@ def main():
     arguments = parser.parse_args()
     servers = []
     for pair in arguments.tls or [None]:
-        server = Server((arguments.host, arguments.port if pair is None else 0), arguments.corpus)
+        server = Server((arguments.host, arguments.port if pair is None else 0), arguments.corpus, arguments.keep_alive)
         if pair is not None:
             cert, key = pair.split(",", 1)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

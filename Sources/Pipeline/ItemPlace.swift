@@ -1,0 +1,32 @@
+import HalfsizeCore
+import JobStore
+
+/// Which image a stage works on and where its files go: from the message when it carries the
+/// item's facts, else from the item's row.
+struct ItemPlace: Sendable, Equatable {
+    var id: Int64
+    var jobID: Int64
+    var reference: JobReference
+    var row: Int
+    var position: Int
+
+    init(id: Int64, jobID: Int64, reference: JobReference, row: Int, position: Int) {
+        self.id = id
+        self.jobID = jobID
+        self.reference = reference
+        self.row = row
+        self.position = position
+    }
+
+    init(_ item: ItemRecord) {
+        self.init(id: item.id, jobID: item.jobID, reference: item.jobReference, row: item.rowNumber, position: item.position)
+    }
+
+    /// The next stage's message: `message` (keeping its retry fields) with this item's facts.
+    func message(after message: StageMessage, url: String? = nil, rawKey: String? = nil) -> StageMessage {
+        var next = message
+        next.itemID = id
+        next.item = .init(row: row, position: position, url: url, rawKey: rawKey)
+        return next
+    }
+}

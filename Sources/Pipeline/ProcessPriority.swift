@@ -1,0 +1,23 @@
+import Foundation
+import HalfsizeCore
+
+/// The process's CPU scheduling priority (nice value). The downloader runs below the resizers
+/// on a shared machine: it then takes only the CPU they leave, so a big job's images are halved
+/// from its first seconds instead of after every download is done.
+public enum ProcessPriority {
+    /// Sets every thread of the process to `niceness` (Linux keeps one per thread, and a new
+    /// thread takes its creator's), so threads started later inherit it too.
+    public static func lower(to niceness: Int) throws(HalfsizeError) {
+        guard niceness > 0 else { return }
+        #if os(Linux)
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for task in tasks.compactMap({ id_t($0) }) where setpriority(__priority_which_t(PRIO_PROCESS.rawValue), task, Int32(niceness)) != 0 {
+            throw HalfsizeError(.invalidConfiguration, "cannot lower the priority to \(niceness): \(String(cString: strerror(errno)))")
+        }
+        #else
+        guard setpriority(PRIO_PROCESS, 0, Int32(niceness)) == 0 else {
+            throw HalfsizeError(.invalidConfiguration, "cannot lower the priority to \(niceness): \(String(cString: strerror(errno)))")
+        }
+        #endif
+    }
+}
