@@ -60,7 +60,8 @@ public enum ObjectKey {
 }
 
 /// Objects as files under a directory. Writes go to a temporary file renamed into place, so a
-/// crash never leaves a half-written object. File I/O runs on NIO's blocking-I/O thread pool.
+/// crash never leaves a half-written object. File I/O runs on NIO's blocking-I/O thread pool,
+/// through POSIX calls: an image is copied once between the file and the caller's bytes.
 public struct LocalDirectoryStore: ObjectStore {
     public let root: URL
 
@@ -81,17 +82,34 @@ public struct LocalDirectoryStore: ObjectStore {
     public func put(_ key: String, _ bytes: [UInt8]) async throws {
         let url = try fileURL(key)
         try await NIOThreadPool.singleton.runIfActive {
-            let directory = url.deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-            do {
-                try Data(bytes).write(to: temporary)
-                guard rename(temporary.path, url.path) == 0 else {
-                    throw HalfsizeError(.storageError, "cannot move \(temporary.path) into place: \(String(cString: strerror(errno)))")
+            let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+            var descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if descriptor < 0 && errno == ENOENT {
+                // The job's folder is made by its first file.
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            }
+            guard descriptor >= 0 else { throw Self.failure("cannot create \(temporary.path)") }
+            let written = bytes.withUnsafeBytes { buffer -> Bool in
+                var offset = 0
+                while offset < buffer.count {
+                    let count = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { return false }
+                    offset += count
                 }
-            } catch {
-                try? FileManager.default.removeItem(at: temporary)
-                throw error
+                return true
+            }
+            let failure = written ? nil : Self.failure("cannot write \(temporary.path)")
+            close(descriptor)
+            if let failure {
+                unlink(temporary.path)
+                throw failure
+            }
+            guard rename(temporary.path, url.path) == 0 else {
+                let failure = Self.failure("cannot move \(temporary.path) into place")
+                unlink(temporary.path)
+                throw failure
             }
         }
     }
@@ -99,9 +117,31 @@ public struct LocalDirectoryStore: ObjectStore {
     public func get(_ key: String) async throws -> [UInt8]? {
         let url = try fileURL(key)
         return try await NIOThreadPool.singleton.runIfActive {
-            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-            return try [UInt8](Data(contentsOf: url))
+            let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                if errno == ENOENT { return nil }
+                throw Self.failure("cannot open \(url.path)")
+            }
+            defer { close(descriptor) }
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else { throw Self.failure("cannot read \(url.path)") }
+            // Read straight into the array the caller gets: no intermediate Data.
+            var failed = false
+            let bytes = [UInt8](unsafeUninitializedCapacity: Int(status.st_size)) { buffer, initialized in
+                while initialized < buffer.count {
+                    let count = read(descriptor, buffer.baseAddress! + initialized, buffer.count - initialized)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { failed = count < 0; return }
+                    initialized += count
+                }
+            }
+            if failed { throw Self.failure("cannot read \(url.path)") }
+            return bytes
         }
+    }
+
+    static func failure(_ what: String) -> HalfsizeError {
+        HalfsizeError(.storageError, "\(what): \(String(cString: strerror(errno)))")
     }
 
     /// Walks the directory (its cost grows with the files kept; the queue view caches it) and
