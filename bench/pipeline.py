@@ -2,8 +2,9 @@
 """The whole pipeline against the resize-only ceiling, in one run (bench/pipeline starts the
 broker and database and calls this).
 
-Images: the corpus files of 0.2-1 MP, two JPEGs for each PNG, served by deploy/local/image_server.py
-(listen backlog 1024, connections kept alive as a CDN keeps them); each image of a job has its own URL (a query string), so every one is
+Images: the corpus files of 0.2-1 MP, two JPEGs for each PNG, served by nginx (listen backlog
+1024, connections kept alive, as a supplier's CDN serves them; `--image-server python` uses
+deploy/local/image_server.py instead); each image of a job has its own URL (a query string), so every one is
 downloaded and halved. The ceiling: `resizer halve` over the same images, one process per core.
 Then, with the four programs running: a 10-image job on the idle system (upload to `completed`),
 several 300-image jobs at once, and one big job. Every job's status and output CSV are checked
@@ -78,6 +79,39 @@ class Meter:
         messages = stats.get("publish", 0) + stats.get("deliver_get", 0)
         return {"cpu": cpu, "statements": statements, "messages": messages}
 
+
+
+def start_image_server(kind, corpus, directory):
+    """The image server and its port: nginx (a CDN's stand-in, light on the CPU the pipeline
+    shares with it) or the tests' Python server."""
+    if kind == "python":
+        server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "..", "deploy", "local", "image_server.py"),
+                                   "--corpus", corpus, "--exit-with-stdin", "--keep-alive"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        return server, int(server.stdout.readline())
+    port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
+                              capture_output=True, text=True).stdout)
+    prefix = os.path.join(directory, "nginx")
+    os.makedirs(prefix, exist_ok=True)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as conf:
+        conf.write(f"""daemon off; worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log; user root;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off; sendfile on; keepalive_requests 1000000; types {{ image/jpeg jpg; image/png png; }}
+    client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy; fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+    server {{ listen 127.0.0.1:{port} backlog=1024; location /ok/ {{ alias {os.path.abspath(corpus)}/; }} }}
+}}
+""")
+    server = subprocess.Popen(["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e", os.path.join(prefix, "error.log")],
+                              stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            if http(f"http://127.0.0.1:{port}/ok/missing", timeout=1)[0] == 404:
+                return server, port
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("bench: nginx did not start")
 
 
 def ceiling(resizer, corpus, files, processes):
@@ -156,6 +190,7 @@ def main():
     parser.add_argument("--small-jobs", type=int, default=4)
     parser.add_argument("--small-size", type=int, default=300)
     parser.add_argument("--big-size", type=int, default=10_000)
+    parser.add_argument("--image-server", choices=["nginx", "python"], default="nginx")
     parser.add_argument("--rabbitmq-pid", type=int, required=True)
     parser.add_argument("--postgres-pid", type=int, required=True)
     arguments = parser.parse_args()
@@ -163,10 +198,7 @@ def main():
     cycle = product_images(arguments.corpus)
     resizer = os.path.join(arguments.bin, "resizer")
 
-    server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "..", "deploy", "local", "image_server.py"),
-                               "--corpus", arguments.corpus, "--exit-with-stdin", "--keep-alive"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL)
-    image_port = int(server.stdout.readline())
+    server, image_port = start_image_server(arguments.image_server, arguments.corpus, arguments.dir)
     http_port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
                                    capture_output=True, text=True).stdout)
     public = f"http://127.0.0.1:{http_port}"
@@ -256,14 +288,15 @@ def main():
                 process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 process.kill()
-        server.stdin.close()
+        server.terminate()
         server.wait(timeout=10)
 
 
 def print_report(results, arguments, cores):
     ceiling_rate = results["ceiling"]
     small, big = results["small"], results["big"]
-    print(f"\npipeline benchmark: {cores} cores; images 0.2-1 MP from {arguments.corpus} (2 JPEG : 1 PNG), each its own URL")
+    print(f"\npipeline benchmark: {cores} cores; images 0.2-1 MP from {arguments.corpus} (2 JPEG : 1 PNG), each its own URL, "
+          f"served by {arguments.image_server}")
     print(f"resize-only ceiling (resizer halve, {cores} processes): {ceiling_rate:.1f} images/s\n")
     print(f"{'':34}{'small jobs':>16}{'big job':>16}")
     print(f"{'jobs x images':34}{f'{arguments.small_jobs} x {arguments.small_size}':>16}{f'1 x {arguments.big_size}':>16}")
