@@ -114,9 +114,10 @@ http {{
     raise SystemExit("bench: nginx did not start")
 
 
-def ceiling(resizer, corpus, files, processes):
-    """Images/s of `resizer halve` over `files`, split over `processes` processes at once."""
-    with tempfile.TemporaryDirectory() as out:
+def ceiling(resizer, corpus, files, processes, files_dir):
+    """Images/s of `resizer halve` over `files`, split over `processes` processes at once, writing
+    where the pipeline keeps its files."""
+    with tempfile.TemporaryDirectory(dir=files_dir) as out:
         shares = [files[index::processes] for index in range(processes)]
         started = time.monotonic()
         running = [subprocess.Popen([resizer, "halve", "--out", os.path.join(out, str(index))] + [os.path.join(corpus, f) for f in share],
@@ -191,6 +192,7 @@ def main():
     parser.add_argument("--small-size", type=int, default=300)
     parser.add_argument("--big-size", type=int, default=10_000)
     parser.add_argument("--image-server", choices=["nginx", "python"], default="nginx")
+    parser.add_argument("--files", required=True, help="where the pipeline's store and the ceiling's outputs are written")
     parser.add_argument("--rabbitmq-pid", type=int, required=True)
     parser.add_argument("--postgres-pid", type=int, required=True)
     arguments = parser.parse_args()
@@ -206,7 +208,7 @@ def main():
                        HALFSIZE_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{arguments.amqp_port}/",
                        HALFSIZE_DATABASE_URL=f"postgresql://halfsize@127.0.0.1:{arguments.pg_port}/halfsize",
                        HALFSIZE_RABBITMQ_MANAGEMENT_URL=f"http://guest:guest@127.0.0.1:{arguments.management_port}/",
-                       HALFSIZE_DATA_DIR=os.path.join(arguments.dir, "files"), HALFSIZE_HTTP_ADDR=f"127.0.0.1:{http_port}",
+                       HALFSIZE_DATA_DIR=os.path.join(arguments.files, "store"), HALFSIZE_HTTP_ADDR=f"127.0.0.1:{http_port}",
                        HALFSIZE_PUBLIC_URL=public, HALFSIZE_ALLOW_PRIVATE_NETWORKS="true", HALFSIZE_LOG_LEVEL="warning",
                        HALFSIZE_MAX_UPLOAD_BYTES=str(64 << 20))
     logs = os.path.join(arguments.dir, "logs")
@@ -233,7 +235,7 @@ def main():
         small_total = arguments.small_jobs * arguments.small_size
         small_files = [cycle[row % len(cycle)] for _ in range(arguments.small_jobs) for row in range(1, arguments.small_size + 1)]
         log(f"ceiling: resizer halve over the {small_total} images, {cores} processes")
-        results["ceiling"] = ceiling(resizer, arguments.corpus, small_files, cores)
+        results["ceiling"] = ceiling(resizer, arguments.corpus, small_files, cores, arguments.files)
 
         latencies = []
         for attempt in range(5):
@@ -297,7 +299,7 @@ def print_report(results, arguments, cores):
     small, big = results["small"], results["big"]
     print(f"\npipeline benchmark: {cores} cores; images 0.2-1 MP from {arguments.corpus} (2 JPEG : 1 PNG), each its own URL, "
           f"served by {arguments.image_server}")
-    print(f"resize-only ceiling (resizer halve, {cores} processes): {ceiling_rate:.1f} images/s\n")
+    print(f"files in {arguments.files}; resize-only ceiling (resizer halve, {cores} processes): {ceiling_rate:.1f} images/s\n")
     print(f"{'':34}{'small jobs':>16}{'big job':>16}")
     print(f"{'jobs x images':34}{f'{arguments.small_jobs} x {arguments.small_size}':>16}{f'1 x {arguments.big_size}':>16}")
     print(f"{'end to end, images/s':34}{small['rate']:>16.1f}{big['rate']:>16.1f}")
