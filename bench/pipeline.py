@@ -281,6 +281,9 @@ def main():
         results["small"] = phase("small", arguments.small_jobs, arguments.small_size)
         log(f"one job of {arguments.big_size} images")
         results["big"] = phase("big", 1, arguments.big_size)
+        results["statements"] = psql(arguments.pg_port, """
+            SELECT round(total_exec_time::numeric), calls, regexp_replace(left(query, 90), '\\s+', ' ', 'g')
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6""")
         print_report(results, arguments, cores)
     finally:
         for process in services.values():
@@ -317,6 +320,9 @@ def print_report(results, arguments, cores):
         print(f"status request on the big job while it runs: median {statistics.median(times) * 1000:.1f} ms, "
               f"max {times[-1] * 1000:.1f} ms ({len(times)} requests)")
     print(f"10-image job, upload to completed, idle system: {results['ten'] * 1000:.0f} ms (median of 5)")
+    print("database time by statement, whole run (ms, calls, statement):")
+    for total, calls, query in results["statements"]:
+        print(f"  {total:>8} {calls:>8}  {query}")
 
 
 if __name__ == "__main__":
