@@ -26,7 +26,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy", "local"))
-from chaos import SERVICES, http, psql  # noqa: E402  (the fault run's helpers)
+from chaos import SERVICES, free_port, http, psql, service_environment  # noqa: E402  (the fault run's helpers)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -89,8 +89,7 @@ def start_image_server(kind, corpus, directory):
                                    "--corpus", corpus, "--exit-with-stdin", "--keep-alive"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL)
         return server, int(server.stdout.readline())
-    port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
-                              capture_output=True, text=True).stdout)
+    port = free_port()
     prefix = os.path.join(directory, "nginx")
     os.makedirs(prefix, exist_ok=True)
     with open(os.path.join(prefix, "nginx.conf"), "w") as conf:
@@ -201,16 +200,11 @@ def main():
     resizer = os.path.join(arguments.bin, "resizer")
 
     server, image_port = start_image_server(arguments.image_server, arguments.corpus, arguments.dir)
-    http_port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
-                                   capture_output=True, text=True).stdout)
+    http_port = free_port()
     public = f"http://127.0.0.1:{http_port}"
-    environment = dict(os.environ,
-                       HALFSIZE_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{arguments.amqp_port}/",
-                       HALFSIZE_DATABASE_URL=f"postgresql://halfsize@127.0.0.1:{arguments.pg_port}/halfsize",
-                       HALFSIZE_RABBITMQ_MANAGEMENT_URL=f"http://guest:guest@127.0.0.1:{arguments.management_port}/",
-                       HALFSIZE_DATA_DIR=os.path.join(arguments.files, "store"), HALFSIZE_HTTP_ADDR=f"127.0.0.1:{http_port}",
-                       HALFSIZE_PUBLIC_URL=public, HALFSIZE_ALLOW_PRIVATE_NETWORKS="true", HALFSIZE_LOG_LEVEL="warning",
-                       HALFSIZE_MAX_UPLOAD_BYTES=str(64 << 20))
+    environment = service_environment(arguments.amqp_port, arguments.pg_port, os.path.join(arguments.files, "store"), http_port,
+                                      HALFSIZE_RABBITMQ_MANAGEMENT_URL=f"http://guest:guest@127.0.0.1:{arguments.management_port}/",
+                                      HALFSIZE_LOG_LEVEL="warning", HALFSIZE_MAX_UPLOAD_BYTES=str(64 << 20))
     logs = os.path.join(arguments.dir, "logs")
     os.makedirs(logs, exist_ok=True)
     services = {name: subprocess.Popen([os.path.join(arguments.bin, name)], env=environment, stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -84,6 +85,22 @@ def http(url, body=None, content_type=None, timeout=30):
         return error.code, error.read()
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def service_environment(amqp_port, pg_port, data_dir, http_port, **settings):
+    """What the four programs are started with: this broker, database, data directory and HTTP
+    port, private image servers allowed, and `settings` (HALFSIZE_* names)."""
+    return dict(os.environ,
+                HALFSIZE_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
+                HALFSIZE_DATABASE_URL=f"postgresql://halfsize@127.0.0.1:{pg_port}/halfsize",
+                HALFSIZE_DATA_DIR=data_dir, HALFSIZE_HTTP_ADDR=f"127.0.0.1:{http_port}",
+                HALFSIZE_PUBLIC_URL=f"http://127.0.0.1:{http_port}", HALFSIZE_ALLOW_PRIVATE_NETWORKS="true", **settings)
+
+
 def psql(port, sql):
     output = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "halfsize", "-d", "halfsize", "-AtF", "\t", "-c", sql],
                             check=True, capture_output=True, text=True).stdout
@@ -107,15 +124,11 @@ def main():
     server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "image_server.py"), "--corpus", arguments.corpus,
                                "--exit-with-stdin"], stdout=subprocess.PIPE, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
     image_port = int(server.stdout.readline())
-    http_port = int(subprocess.run([sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
-                                   capture_output=True, text=True).stdout)
+    http_port = free_port()
     public = f"http://127.0.0.1:{http_port}"
-    environment = dict(os.environ,
-                       HALFSIZE_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{arguments.amqp_port}/",
-                       HALFSIZE_DATABASE_URL=f"postgresql://halfsize@127.0.0.1:{arguments.pg_port}/halfsize",
-                       HALFSIZE_DATA_DIR=os.path.join(arguments.dir, "files"), HALFSIZE_HTTP_ADDR=f"127.0.0.1:{http_port}",
-                       HALFSIZE_PUBLIC_URL=public, HALFSIZE_ALLOW_PRIVATE_NETWORKS="true", HALFSIZE_CONCURRENCY="2",
-                       HALFSIZE_RELAY_AFTER="5", HALFSIZE_REAP_AFTER="120", HALFSIZE_LOG_LEVEL="notice")
+    environment = service_environment(arguments.amqp_port, arguments.pg_port, os.path.join(arguments.dir, "files"), http_port,
+                                      HALFSIZE_CONCURRENCY="2", HALFSIZE_RELAY_AFTER="5", HALFSIZE_REAP_AFTER="120",
+                                      HALFSIZE_LOG_LEVEL="notice")
     supervisor = Supervisor(arguments.bin, environment, log_dir)
     try:
         deadline = time.time() + 120
