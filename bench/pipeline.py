@@ -26,7 +26,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy", "local"))
-from chaos import SERVICES, free_port, http, psql, service_environment  # noqa: E402  (the fault run's helpers)
+from chaos import SERVICES, free_port, http, psql, service_environment, wait_until_healthy  # noqa: E402  (the fault run's helpers)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -215,14 +215,8 @@ def main():
     pids["image server"] = lambda: [server.pid]
     meter = Meter(pids, arguments.pg_port, f"http://127.0.0.1:{arguments.management_port}/")
     try:
-        for _ in range(240):
-            try:
-                if http(f"{public}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        time.sleep(2)
+        wait_until_healthy(public)
+        time.sleep(2)  # the workers connect on their own
         pipeline = Pipeline(public, f"http://127.0.0.1:{image_port}", cycle)
         results = {}
 

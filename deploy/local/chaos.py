@@ -101,6 +101,19 @@ def service_environment(amqp_port, pg_port, data_dir, http_port, **settings):
                 HALFSIZE_PUBLIC_URL=f"http://127.0.0.1:{http_port}", HALFSIZE_ALLOW_PRIVATE_NETWORKS="true", **settings)
 
 
+def wait_until_healthy(public, seconds=120):
+    """Waits for ingest's /healthz (broker and database reachable) to answer 200."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if http(f"{public}/healthz", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("ingest never became healthy")
+
+
 def psql(port, sql):
     output = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "halfsize", "-d", "halfsize", "-AtF", "\t", "-c", sql],
                             check=True, capture_output=True, text=True).stdout
@@ -131,16 +144,7 @@ def main():
                                       HALFSIZE_LOG_LEVEL="notice")
     supervisor = Supervisor(arguments.bin, environment, log_dir)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if http(f"{public}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("chaos: ingest never became healthy")
+        wait_until_healthy(public)
         time.sleep(1)
 
         # Jobs: every row one URL; kinds and files cycle so each job has some of every kind.
