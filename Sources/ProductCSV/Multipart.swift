@@ -16,6 +16,7 @@ public struct MultipartPart: Sendable, Equatable {
 /// closing boundary was seen.
 public final class MultipartFormReader {
     private let parser: MultipartParser
+    private var nameGuard: MultipartHeaderNameGuard
     private var parts: [MultipartPart] = []
     private var current: MultipartPart?
     private var failure: HalfsizeError?
@@ -36,6 +37,7 @@ public final class MultipartFormReader {
 
     public init(boundary: String) {
         parser = MultipartParser(boundary: boundary)
+        nameGuard = MultipartHeaderNameGuard(boundary: boundary)
         parser.onHeader = { [unowned self] name, value in header(name, value) }
         parser.onBody = { [unowned self] buffer in
             current = current ?? MultipartPart(body: [])
@@ -51,6 +53,10 @@ public final class MultipartFormReader {
     /// Feeds the next bytes of the body.
     public func consume(_ buffer: ByteBuffer) throws(HalfsizeError) {
         guard failure == nil else { return }
+        guard nameGuard.admits(buffer.readableBytesView) else {
+            failure = HalfsizeError(.invalidUpload, "the multipart body is malformed (a part's header name is not ASCII)")
+            throw failure!
+        }
         do {
             try parser.execute(buffer)
         } catch {
@@ -102,5 +108,78 @@ public final class MultipartFormReader {
 extension MultipartPart {
     init(body: [UInt8]) {
         self.init(name: nil, filename: nil, contentType: nil, body: body)
+    }
+}
+
+/// multipart-kit 4.7.1 looks every byte of a part's header names up in a 128-entry table, so a
+/// byte from 0x80 up in a header name traps and the process dies (found by the contract test).
+/// This follows the body byte by byte through the same states as its `MultipartParser` (preamble,
+/// headers, body, boundary, epilogue) and refuses such a byte before the parser sees it. Where the
+/// parser would have thrown, the upload is refused either way.
+struct MultipartHeaderNameGuard {
+    private enum State {
+        case preamble(matched: Int)
+        case beforeHeaders(sawCR: Bool)
+        case headerName(empty: Bool)
+        case headerValue
+        case afterHeaderValue
+        case afterHeaders
+        case body
+        case boundary(matched: Int)
+        case done
+    }
+
+    private let boundary: [UInt8]
+    private var state = State.preamble(matched: 0)
+
+    init(boundary: String) {
+        self.boundary = Array("\r\n--\(boundary)".utf8)
+    }
+
+    /// False when one of the bytes would be looked up as a header-name character out of range.
+    mutating func admits(_ bytes: some Sequence<UInt8>) -> Bool {
+        let cr: UInt8 = 13, lf: UInt8 = 10, colon: UInt8 = 58
+        for byte in bytes {
+            switch state {
+            case .preamble(let matched):
+                // The parser may skip the first CRLF, and restarts a broken match at 1 or 0.
+                let next = matched == 0 && byte == boundary[2] ? 3
+                    : byte == boundary[matched] ? matched + 1
+                    : matched > 0 && byte == boundary[0] ? 1 : 0
+                state = next >= boundary.count ? .beforeHeaders(sawCR: false) : .preamble(matched: next)
+            case .beforeHeaders(let sawCR):
+                state = !sawCR && byte == cr ? .beforeHeaders(sawCR: true) : sawCR && byte == lf ? .headerName(empty: true) : .done
+            case .headerName(let empty):
+                if byte == colon && !empty {
+                    state = .headerValue
+                } else if byte == cr && empty {
+                    state = .afterHeaders
+                } else if byte >= 0x80 {
+                    return false
+                } else {
+                    state = .headerName(empty: false)  // or the parser throws on it: refused anyway
+                }
+            case .headerValue:
+                if byte == cr { state = .afterHeaderValue }
+            case .afterHeaderValue:
+                state = byte == lf ? .headerName(empty: true) : .done
+            case .afterHeaders:
+                state = byte == lf ? .body : .done
+            case .body:
+                if byte == boundary[0] { state = .boundary(matched: 1) }
+            case .boundary(let matched):
+                if matched >= boundary.count {
+                    // CR: the next part's headers; a hyphen: the end (the epilogue is not read); else an error.
+                    state = byte == cr ? .beforeHeaders(sawCR: true) : .done
+                } else if byte == boundary[matched] {
+                    state = .boundary(matched: matched + 1)
+                } else {
+                    state = byte == boundary[0] ? .boundary(matched: 1) : .body
+                }
+            case .done:
+                return true  // the parser reads no further
+            }
+        }
+        return true
     }
 }

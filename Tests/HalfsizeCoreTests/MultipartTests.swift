@@ -35,6 +35,36 @@ struct MultipartTests {
         #expect(String(decoding: parts[1].body, as: UTF8.self) == "https://hooks.example.com/done")
     }
 
+    /// Found by the contract test: multipart-kit traps on a header-name byte from 0x80 up (the
+    /// ingest process died). The reader refuses it first, at any chunk size; non-ASCII in header
+    /// values and part bodies stays fine.
+    @Test(arguments: [1, 3, 64, 10_000])
+    func aNonASCIIHeaderNameIsRefusedNotACrash(chunkSize: Int) throws {
+        let names = ["\u{E9}tag", "Content-Type\u{2603}", "x-\u{80}"]
+        for name in names {
+            for placement in ["--B0undary\r\n\(name): 1\r\n\r\nbody\r\n--B0undary--\r\n",
+                              "--B0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--B0undary\r\n\(name): 1\r\n\r\ny\r\n--B0undary--\r\n"] {
+                let bytes = Array(placement.utf8)
+                let reader = MultipartFormReader(boundary: "B0undary")
+                let error = #expect(throws: HalfsizeError.self, "\(name)") {
+                    for start in stride(from: 0, to: bytes.count, by: chunkSize) {
+                        try reader.consume(Array(bytes[start..<min(start + chunkSize, bytes.count)]))
+                    }
+                    _ = try reader.finish()
+                }
+                #expect(error?.code == .invalidUpload)
+            }
+        }
+        let fine = Array("--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"caf\u{E9}.csv\"\r\n\r\n1,Caf\u{E9} \u{2603}\r\n--B0undary--\r\n".utf8)
+        let reader = MultipartFormReader(boundary: "B0undary")
+        for start in stride(from: 0, to: fine.count, by: chunkSize) {
+            try reader.consume(Array(fine[start..<min(start + chunkSize, fine.count)]))
+        }
+        let parts = try reader.finish()
+        #expect(parts.first?.filename == "caf\u{E9}.csv")
+        #expect(String(decoding: parts.first?.body ?? [], as: UTF8.self) == "1,Caf\u{E9} \u{2603}")
+    }
+
     @Test func aBodyCutInsideAPartIsRefused() throws {
         let reader = MultipartFormReader(boundary: "B0undary")
         try reader.consume(Array(body.prefix(200)))
