@@ -6,11 +6,11 @@
 enum SettleStatements {
     /// `job` locks the job row when the item moved; `counted` applies `changes` and marks the job
     /// processing; the select reports whether the item moved and the job's remaining count.
-    private static func statement(_ name: String, moved: String, followers: String, jobParameter: String,
+    private static func statement(_ name: String, moved: String, followers: String? = nil, jobParameter: String,
                                   changes: String, events: String) -> PreparedStatement {
         PreparedStatement(name, """
             WITH \(moved),
-            followers AS (\(followers)),
+            \(followers.map { "followers AS (\($0))," } ?? "")
             job AS (
                 SELECT j.id, j.status AS before FROM jobs j WHERE j.id = \(jobParameter) AND EXISTS (SELECT 1 FROM moved) FOR UPDATE
             ), counted AS (
@@ -36,7 +36,6 @@ enum SettleStatements {
                     next_attempt_at = NULL, updated_at = now()
                 WHERE id = $1 AND status = 'pending' RETURNING id, job_id)
             """,
-        followers: "SELECT NULL::bigint AS id, NULL::bigint AS job_id WHERE false",
         jobParameter: "$5",
         changes: """
             downloaded_count = j.downloaded_count + 1,

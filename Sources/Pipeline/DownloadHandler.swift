@@ -35,8 +35,7 @@ public struct DownloadHandler: StageHandler {
         }
         // A message that names its URL is downloaded at once: the conditional update that records
         // the download finds a redelivery, and only then (or on a failure) is the item read.
-        if let facts = message.item, let url = facts.url {
-            let place = ItemPlace(id: itemID, jobID: message.jobID, reference: message.job, row: facts.row, position: facts.position)
+        if let place = ItemPlace(message), let url = message.item?.url {
             return try await download(place, from: url, message, logger: logger)
         }
         guard let item = try await store.item(itemID) else {

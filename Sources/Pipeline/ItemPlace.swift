@@ -22,11 +22,17 @@ struct ItemPlace: Sendable, Equatable {
         self.init(id: item.id, jobID: item.jobID, reference: item.jobReference, row: item.rowNumber, position: item.position)
     }
 
-    /// The next stage's message: `message` (keeping its retry fields) with this item's facts.
-    func message(after message: StageMessage, url: String? = nil, rawKey: String? = nil) -> StageMessage {
+    /// The place a message names, when it carries the item's facts.
+    init?(_ message: StageMessage) {
+        guard let id = message.itemID, let facts = message.item else { return nil }
+        self.init(id: id, jobID: message.jobID, reference: message.job, row: facts.row, position: facts.position)
+    }
+
+    /// The resize message: `message` (keeping its retry fields) with this item's stored original.
+    func message(after message: StageMessage, rawKey: String?) -> StageMessage {
         var next = message
         next.itemID = id
-        next.item = .init(row: row, position: position, url: url, rawKey: rawKey)
+        next.item = .init(row: row, position: position, rawKey: rawKey)
         return next
     }
 }

@@ -35,8 +35,7 @@ public struct ResizeHandler: StageHandler {
         // A message that names the stored original is halved at once (the settlement is
         // conditional, so a redelivery changes nothing); the item is read only when it names none
         // or the original is not there.
-        if let facts = message.item, let rawKey = facts.rawKey, let original = try await objects.get(rawKey) {
-            let place = ItemPlace(id: itemID, jobID: message.jobID, reference: message.job, row: facts.row, position: facts.position)
+        if let place = ItemPlace(message), let rawKey = message.item?.rawKey, let original = try await objects.get(rawKey) {
             return try await halve(original, of: place, rawKey: rawKey, logger: logger)
         }
         guard let item = try await store.item(itemID) else {

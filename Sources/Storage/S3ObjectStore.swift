@@ -163,22 +163,18 @@ public final class S3ObjectStore: ObjectStore {
 
     /// Runs a request on the store's threads, trying a transient failure again after 0.2, 0.4, 0.8 s.
     func perform(_ request: S3Request) async throws -> S3Response {
-        var attempt = 0
+        var attempt = 1
         while true {
+            do {
+                let response = try await threads.runIfActive { [self] in
+                    let handle = idleHandles.withLock { $0.popLast() } ?? S3Handle()
+                    defer { idleHandles.withLock { $0.append(handle) } }
+                    return try handle.perform(request, settings: settings)
+                }
+                if !response.isTransient || attempt == Self.attempts { return response }
+            } catch where attempt < Self.attempts {}  // the last attempt's error is thrown
+            try await Task.sleep(for: .milliseconds(100 << attempt))
             attempt += 1
-            let outcome: Result<S3Response, HalfsizeError> = try await threads.runIfActive { [self] in
-                let handle = idleHandles.withLock { $0.popLast() } ?? S3Handle()
-                defer { idleHandles.withLock { $0.append(handle) } }
-                return handle.perform(request, settings: settings)
-            }
-            switch outcome {
-            case .success(let response) where !response.isTransient || attempt == Self.attempts:
-                return response
-            case .failure(let error) where attempt == Self.attempts:
-                throw error
-            default:
-                try await Task.sleep(for: .milliseconds(100 << attempt))
-            }
         }
     }
 }
@@ -214,8 +210,8 @@ final class S3Handle: @unchecked Sendable {
     init() { easy = curl_easy_init() }
     deinit { curl_easy_cleanup(easy) }
 
-    func perform(_ request: S3Request, settings: S3Settings) -> Result<S3Response, HalfsizeError> {
-        guard let easy else { return .failure(HalfsizeError(.outOfMemory, "cannot allocate an S3 transfer")) }
+    func perform(_ request: S3Request, settings: S3Settings) throws(HalfsizeError) -> S3Response {
+        guard let easy else { throw HalfsizeError(.outOfMemory, "cannot allocate an S3 transfer") }
         curl_easy_reset(easy)
         received = []
         let payload = request.body ?? []
@@ -247,7 +243,7 @@ final class S3Handle: @unchecked Sendable {
         set(hs_curl_set_write_function(easy, s3Write, Unmanaged.passUnretained(self).toOpaque()))
         if request.body != nil { set(hs_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload.count))) }
         guard code == CURLE_OK else {
-            return .failure(HalfsizeError(.storageError, "cannot set up an S3 request: \(String(cString: curl_easy_strerror(code)))"))
+            throw HalfsizeError(.storageError, "cannot set up an S3 request: \(String(cString: curl_easy_strerror(code)))")
         }
         code = payload.withUnsafeBytes { bytes in
             if request.body != nil {
@@ -258,11 +254,11 @@ final class S3Handle: @unchecked Sendable {
         }
         guard code == CURLE_OK else {
             // No answer at all: down, unreachable, timed out. Worth another try.
-            return .success(S3Response(status: 599, body: Array("<Error><Code>Unreachable</Code><Message>\(S3Text.xmlEscaped(String(cString: curl_easy_strerror(code))))</Message></Error>".utf8)))
+            return S3Response(status: 599, body: Array("<Error><Code>Unreachable</Code><Message>\(S3Text.xmlEscaped(String(cString: curl_easy_strerror(code))))</Message></Error>".utf8))
         }
         var status = 0
         _ = hs_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        return .success(S3Response(status: status, body: received))
+        return S3Response(status: status, body: received)
     }
 }
 
