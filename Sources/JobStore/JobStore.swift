@@ -127,9 +127,12 @@ public struct WrittenItem: Sendable {
 /// so a redelivered message changes nothing, and every transition appends an event.
 public struct JobStore: Sendable {
     public let pool: DatabasePool
+    let settles: SettleBatches
 
-    public init(pool: DatabasePool) {
+    /// Downloads and resizes settling within `settleGathering` of each other share one statement.
+    public init(pool: DatabasePool, settleGathering: Duration = SettleBatches.defaultGathering) {
         self.pool = pool
+        self.settles = SettleBatches(pool: pool, gathering: settleGathering)
     }
 
     public func ping() async throws {
@@ -140,7 +143,7 @@ public struct JobStore: Sendable {
     /// (`published_at` NULL) until `markPublished`: the relay publishes it if its creator cannot.
     public func createJob(reference: JobReference, inputFilename: String?, inputKey: String, rowCount: Int,
                           items: [NewItem], webhookURL: String? = nil) async throws -> CreatedJob {
-        try await pool.transaction { connection in
+        let created = try await pool.transaction { connection in
             let job = try connection.query("""
                 INSERT INTO jobs (reference, status, input_filename, input_key, row_count, image_count, remaining, webhook_url)
                 VALUES ($1, 'queued', $2, $3, $4, $5, $5, $6) RETURNING id
@@ -177,6 +180,25 @@ public struct JobStore: Sendable {
             }
             return CreatedJob(id: jobID, reference: reference, downloads: downloads)
         }
+        if items.count >= Self.bulkInsertRows { try await refreshItemStatistics(afterAdding: items.count) }
+        return created
+    }
+
+    /// Jobs at least this big may change the items table enough to make its statistics wrong.
+    static let bulkInsertRows = 1_000
+
+    /// Analyzes the items table when `added` rows are a tenth of it or more, as after any bulk
+    /// load. The settle statements keep their plans per connection, made from the statistics of
+    /// the moment; a big job landing in a small table would be settled with whole-table scans until
+    /// autovacuum next analyzed it (a minute or more). ANALYZE replaces those plans at once.
+    func refreshItemStatistics(afterAdding added: Int) async throws {
+        try await pool.withConnection { connection in
+            let estimate = try connection.query("SELECT reltuples FROM pg_class WHERE oid = 'items'::regclass").value(0, "reltuples")
+            guard let rows = estimate.flatMap(Double.init), rows >= 0, Double(added) * 10 < rows else {
+                try connection.query("ANALYZE items")
+                return
+            }
+        }
     }
 
     public func item(_ id: Int64) async throws -> ItemRecord? {
@@ -199,34 +221,26 @@ public struct JobStore: Sendable {
 
     /// pending → downloaded. Returns false when the item was not pending (a redelivery).
     public func markDownloaded(itemID: Int64, jobID: Int64, format: String, rawKey: String, bytes: Int) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try connection.execute(SettleStatements.downloaded, [String(itemID), format, rawKey, String(bytes), String(jobID)])
-                .int(0, "applied") == 1
-        }
+        try await settles.downloads.submit(DownloadedItem(id: itemID, format: format, rawKey: rawKey, bytes: bytes))
     }
 
     /// pending|downloaded → resized|failed, with every item that follows it (same URL), counting
-    /// the job's remaining images down: one statement.
+    /// the job's remaining images down: one statement (a resize shares it with others).
     public func settleItem(itemID: Int64, jobID: Int64, outcome: ItemOutcome, stage: Stage) async throws -> Settlement {
-        try await pool.withConnection { connection in
-            let id = String(itemID), job = String(jobID)
-            let result: QueryRows
-            switch outcome {
-            case .resized(let record):
-                result = try connection.execute(SettleStatements.resized, [
-                    id, record.outputKey, record.outputName, String(record.bytesIn), String(record.bytesOut),
-                    String(record.widthIn), String(record.heightIn), String(record.widthOut), String(record.heightOut),
-                    record.grew ? "true" : "false", job, stage.rawValue])
-            case .failed(let error):
+        switch outcome {
+        case .resized(let record):
+            return try await settles.resizes.submit(ResizedItem(id: itemID, jobID: jobID, record: record, stage: stage))
+        case .failed(let error):
+            return try await pool.withConnection { connection in
                 // A download that fails is one more attempt at the supplier.
-                result = try connection.execute(SettleStatements.failed, [
-                    id, error.code.rawValue, error.message, stage == .downloader ? "true" : "false", job, stage.rawValue])
+                let result = try connection.execute(SettleStatements.failed, [
+                    String(itemID), error.code.rawValue, error.message, stage == .downloader ? "true" : "false", String(jobID), stage.rawValue])
+                guard result.int(0, "applied") == 1 else {
+                    let unwritten = result.value(0, "job_status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
+                    return Settlement(applied: false, jobReadyForCSV: result.int(0, "job_remaining") == 0 && unwritten)
+                }
+                return Settlement(applied: true, jobReadyForCSV: result.int(0, "remaining") == 0)
             }
-            guard result.int(0, "applied") == 1 else {
-                let unwritten = result.value(0, "job_status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
-                return Settlement(applied: false, jobReadyForCSV: result.int(0, "job_remaining") == 0 && unwritten)
-            }
-            return Settlement(applied: true, jobReadyForCSV: result.int(0, "remaining") == 0)
         }
     }
 
