@@ -181,8 +181,9 @@ final class AMQPSession {
         try AMQPStatus.check(status, "cannot publish to \(message.routingKey)")
     }
 
-    func ack(_ deliveryTag: UInt64) throws(HalfsizeError) {
-        try AMQPStatus.check(amqp_basic_ack(state, Self.channel, deliveryTag, 0), "cannot ack delivery \(deliveryTag)")
+    /// Acks the delivery, or with `multiple` every delivery up to it.
+    func ack(_ deliveryTag: UInt64, multiple: Bool) throws(HalfsizeError) {
+        try AMQPStatus.check(amqp_basic_ack(state, Self.channel, deliveryTag, multiple ? 1 : 0), "cannot ack delivery \(deliveryTag)")
     }
 
     func reject(_ deliveryTag: UInt64, requeue: Bool) throws(HalfsizeError) {

@@ -136,6 +136,8 @@ public final class BrokerConnection: Service, Sendable {
     let rpcTimeout: Duration
     /// On shutdown, how long outstanding confirms are awaited before their waiters fail.
     let drainTimeout: Duration
+    /// How long an ack may wait for the deliveries before it, to go out as one (`AckWindow`).
+    static let ackHoldLimit = Duration.milliseconds(20)
 
     public init(endpoint: BrokerEndpoint, topology: BrokerTopology, confirmTimeout: Duration = .seconds(30),
                 rpcTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(5), logger: Logger) {
@@ -264,10 +266,12 @@ public final class BrokerConnection: Service, Sendable {
     }
 
     /// Runs one session until it fails (throws) or the connection stops (returns). Every publish
-    /// still waiting for its confirm when the session ends fails. On stop it first runs what is
-    /// queued and waits up to `drainTimeout` for outstanding confirms.
+    /// still waiting for its confirm when the session ends fails; acks not sent yet are lost with
+    /// it (the broker redelivers). On stop it first runs what is queued, sends every ack and waits
+    /// up to `drainTimeout` for outstanding confirms.
     private func serve(_ session: AMQPSession, generation: Int) throws(HalfsizeError) {
         var confirms = ConfirmTracker()
+        var acks = AckWindow(holdLimit: Self.ackHoldLimit)
         defer { confirms.failAll(HalfsizeError(.brokerUnavailable, "the broker session ended before it confirmed the publish")) }
         var drainDeadline: ContinuousClock.Instant?
         while true {
@@ -277,7 +281,7 @@ public final class BrokerConnection: Service, Sendable {
             }
             for (index, command) in commands.enumerated() {
                 do {
-                    try execute(command, on: session, generation: generation, confirms: &confirms)
+                    try execute(command, on: session, generation: generation, confirms: &confirms, acks: &acks)
                 } catch {
                     // The failed command has been answered; the ones behind it were never sent.
                     let unsent = commands[(index + 1)...]
@@ -285,15 +289,18 @@ public final class BrokerConnection: Service, Sendable {
                     throw error
                 }
             }
+            let now = ContinuousClock.now
+            // Stopping, nothing is held back: every ack decided goes out now.
+            for ack in acks.due(at: stopping ? now + Self.ackHoldLimit : now) { try session.ack(ack.tag, multiple: ack.multiple) }
             if stopping {
-                let now = ContinuousClock.now
                 let deadline = drainDeadline ?? now + drainTimeout
                 drainDeadline = deadline
                 if confirms.isEmpty || now > deadline { return }
             }
-            confirms.failExpired(now: .now)
+            confirms.failExpired(now: now)
             switch try session.next(waitMicroseconds: commands.isEmpty ? 10_000 : 0) {
             case .delivery(let frame):
+                acks.delivered(frame.deliveryTag)
                 deliveryContinuation.yield(Delivery(body: frame.body, deliveryTag: frame.deliveryTag, redelivered: frame.redelivered,
                                                     deathReason: frame.deathReason, deathQueue: frame.deathQueue,
                                                     sessionGeneration: generation))
@@ -308,7 +315,7 @@ public final class BrokerConnection: Service, Sendable {
     }
 
     private func execute(_ command: Command, on session: AMQPSession, generation: Int,
-                         confirms: inout ConfirmTracker) throws(HalfsizeError) {
+                         confirms: inout ConfirmTracker, acks: inout AckWindow) throws(HalfsizeError) {
         switch command {
         case .publish(let request):
             // Registered first: if a write fails half-way, the session's end fails the request.
@@ -325,8 +332,9 @@ public final class BrokerConnection: Service, Sendable {
                 throw error  // a failed passive declare closes the channel
             }
         case .ack(let tag, let commandGeneration) where commandGeneration == generation:
-            try session.ack(tag)
+            acks.ack(tag, at: .now)  // sent by the loop, with the acks before it where it can
         case .reject(let tag, let commandGeneration, let requeue) where commandGeneration == generation:
+            acks.rejected(tag)
             try session.reject(tag, requeue: requeue)
         case .ack, .reject:
             break  // from a lost session: the broker already requeued that delivery

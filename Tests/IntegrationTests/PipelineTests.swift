@@ -53,6 +53,16 @@ struct PipelineTests {
             try await runEndToEnd(images: images, system: system)
             try await checkMetricsAddUp(system, since: since)
         }
+        // Every delivery was acked (acks are gathered, see AckWindow) before the workers stopped:
+        // an ack lost or held back would put its message back in its queue when they disconnected.
+        try await Task.sleep(for: .seconds(1))
+        let broker = BrokerConnection(endpoint: try BrokerEndpoint(url: URL(string: environment.brokerURL)!), topology: BrokerTopology(),
+                                      logger: Logger(label: "test.broker"))
+        let running = Task { try await broker.run() }
+        defer { running.cancel() }
+        for queue in [StageQueue.download, .resize] {
+            #expect(try await broker.inspect(queue.rawValue).ready == 0, "\(queue.rawValue) holds messages after the job")
+        }
     }
 
     /// The same job with every file in S3 (HALFSIZE_STORAGE=s3): nothing is written to the disk.
