@@ -381,6 +381,14 @@ final class Transfer {
             exceededLimit = true
             return false
         }
+        if body.isEmpty {
+            // Room for the whole body at once when its length is announced (growing the buffer
+            // copied each image several times). A curl_off_t is a `long` on 64-bit Linux.
+            var announced = -1
+            if hs_curl_get_long(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK, announced > 0 {
+                body.reserveCapacity(min(announced, maximumBytes))
+            }
+        }
         body.append(contentsOf: bytes)
         return true
     }
