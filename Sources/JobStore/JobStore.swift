@@ -143,7 +143,7 @@ public struct JobStore: Sendable {
     /// (`published_at` NULL) until `markPublished`: the relay publishes it if its creator cannot.
     public func createJob(reference: JobReference, inputFilename: String?, inputKey: String, rowCount: Int,
                           items: [NewItem], webhookURL: String? = nil) async throws -> CreatedJob {
-        let created = try await pool.transaction { connection in
+        try await pool.transaction { connection in
             let job = try connection.query("""
                 INSERT INTO jobs (reference, status, input_filename, input_key, row_count, image_count, remaining, webhook_url)
                 VALUES ($1, 'queued', $2, $3, $4, $5, $5, $6) RETURNING id
@@ -180,18 +180,18 @@ public struct JobStore: Sendable {
             }
             return CreatedJob(id: jobID, reference: reference, downloads: downloads)
         }
-        if items.count >= Self.bulkInsertRows { try await refreshItemStatistics(afterAdding: items.count) }
-        return created
     }
 
     /// Jobs at least this big may change the items table enough to make its statistics wrong.
     static let bulkInsertRows = 1_000
 
-    /// Analyzes the items table when `added` rows are a tenth of it or more, as after any bulk
-    /// load. The settle statements keep their plans per connection, made from the statistics of
-    /// the moment; a big job landing in a small table would be settled with whole-table scans until
-    /// autovacuum next analyzed it (a minute or more). ANALYZE replaces those plans at once.
-    func refreshItemStatistics(afterAdding added: Int) async throws {
+    /// After a job of `added` images: analyzes the items table when they are 1,000 or more and a
+    /// tenth of it or more, as after any bulk load. The settle statements keep their plans per
+    /// connection, made from the statistics of the moment; a big job landing in a small table would
+    /// be settled with whole-table scans until autovacuum next analyzed it (a minute or more).
+    /// ANALYZE replaces those plans at once.
+    public func refreshItemStatistics(afterAdding added: Int) async throws {
+        guard added >= Self.bulkInsertRows else { return }
         try await pool.withConnection { connection in
             let estimate = try connection.query("SELECT reltuples FROM pg_class WHERE oid = 'items'::regclass").value(0, "reltuples")
             guard let rows = estimate.flatMap(Double.init), rows >= 0, Double(added) * 10 < rows else {

@@ -65,7 +65,14 @@ public struct JobIntake: Sendable {
             StageMessage(job: reference, jobID: job.id, itemID: item.id,
                          item: .init(row: item.rowNumber, position: item.position, url: item.sourceURL))
         }
+        // While the downloads are published: the settles must not plan around stale statistics.
+        async let analyzed: Void = store.refreshItemStatistics(afterAdding: items.count)
         await publishDownloads(jobID: job.id, messages, logger: logger)
+        do {
+            try await analyzed
+        } catch {
+            logger.warning("cannot analyze the items table; autovacuum will", metadata: ["error": "\(error)"])
+        }
         logger.info("job accepted", metadata: ["rows": "\(sheet.rows.count)", "images": "\(items.count)"])
         return .accepted(reference, images: items.count)
     }
