@@ -129,10 +129,9 @@ public struct JobStore: Sendable {
     public let pool: DatabasePool
     let settles: SettleBatches
 
-    /// Downloads and resizes settling within `settleGathering` of each other share one statement.
-    public init(pool: DatabasePool, settleGathering: Duration = SettleBatches.defaultGathering) {
+    public init(pool: DatabasePool) {
         self.pool = pool
-        self.settles = SettleBatches(pool: pool, gathering: settleGathering)
+        self.settles = SettleBatches(pool: pool)
     }
 
     public func ping() async throws {

@@ -19,16 +19,16 @@ struct ResizedItem: Sendable {
 /// The two settlements every image goes through, each gathered into batches (`StatementBatcher`).
 /// An item named twice in one batch (a redelivery racing its first delivery) is sent once; its
 /// second request is answered as not applied, as a redelivery would be.
-public final class SettleBatches: Sendable {
+final class SettleBatches: Sendable {
     /// Long enough that a busy stage settles several images a statement (the resizers finish one
     /// every few milliseconds), short against an image's time in the pipeline.
-    public static let defaultGathering = Duration.milliseconds(10)
+    static let gathering = Duration.milliseconds(10)
 
     let downloads: StatementBatcher<DownloadedItem, Bool>
     let resizes: StatementBatcher<ResizedItem, Settlement>
 
-    init(pool: DatabasePool, gathering: Duration) {
-        downloads = StatementBatcher(pool: pool, gathering: gathering) { connection, requests in
+    init(pool: DatabasePool) {
+        downloads = StatementBatcher(pool: pool, gathering: Self.gathering) { connection, requests in
             let unique = Self.firstOfEachItem(requests, id: \.id)
             let moved = try connection.execute(SettleStatements.downloaded, [
                 PostgresArray.literal(unique.map(\.id)), PostgresArray.literal(unique.map(\.format)),
@@ -36,7 +36,7 @@ public final class SettleBatches: Sendable {
             ]).rows.compactMap { $0[0].flatMap { Int64($0) } }
             return Self.applied(requests, id: \.id, moved: Set(moved))
         }
-        resizes = StatementBatcher(pool: pool, gathering: gathering) { connection, requests in
+        resizes = StatementBatcher(pool: pool, gathering: Self.gathering) { connection, requests in
             let unique = Self.firstOfEachItem(requests, id: \.id)
             let records = unique.map(\.record)
             let rows = try connection.execute(SettleStatements.resized, [
