@@ -66,16 +66,30 @@ public struct LocalScaler: Sendable {
         return command.split(separator: "\0").first.map { $0.hasSuffix("/\(program)") || $0 == program } ?? false
     }
 
-    /// Starts or stops copies until `count` run; returns a line per change.
-    public func scale(to count: Int, stopTimeout: Duration) throws -> [String] {
+    /// What `scale` did: a line per change, and how many copies ran before and run now.
+    public struct Scaling: Sendable {
+        public var changes: [String] = []
+        public var before: Int
+        public var after: Int
+    }
+
+    /// Starts or stops copies until `count` run. A copy started is counted once it runs the
+    /// program (up to 5 s); one that exits first is reported with its log, and not started again.
+    public func scale(to count: Int, stopTimeout: Duration) throws -> Scaling {
         var copies = running()
-        var changes: [String] = []
+        var scaling = Scaling(before: copies.count, after: copies.count)
         var index = 1
         while copies.count < count {
             while copies.contains(where: { $0.index == index }) { index += 1 }
             let pid = try start(index)
+            let log = logDirectory.appendingPathComponent("\(program)-\(index).log").path
+            guard waitUntilRunning(pid, for: .seconds(5)) else {
+                scaling.changes.append("\(program)-\(index) (pid \(pid)) exited as it started; see \(log)")
+                try? FileManager.default.removeItem(at: pidFile(index))
+                break
+            }
             copies.append(Copy(index: index, pid: pid))
-            changes.append("started \(program)-\(index) (pid \(pid), log \(logDirectory.appendingPathComponent("\(program)-\(index).log").path))")
+            scaling.changes.append("started \(program)-\(index) (pid \(pid), log \(log))")
         }
         let surplus = copies.sorted { $0.index > $1.index }.prefix(max(copies.count - count, 0))
         for copy in surplus { kill(copy.pid, SIGTERM) }
@@ -84,13 +98,26 @@ public struct LocalScaler: Sendable {
             while isRunning(copy.pid), ContinuousClock.now < deadline { usleep(100_000) }
             if isRunning(copy.pid) {
                 kill(copy.pid, SIGKILL)  // nothing is lost: the broker redelivers what it held
-                changes.append("killed \(program)-\(copy.index) (pid \(copy.pid)): it did not stop within \(stopTimeout)")
+                scaling.changes.append("killed \(program)-\(copy.index) (pid \(copy.pid)): it did not stop within \(stopTimeout)")
             } else {
-                changes.append("stopped \(program)-\(copy.index) (pid \(copy.pid))")
+                scaling.changes.append("stopped \(program)-\(copy.index) (pid \(copy.pid))")
             }
             try? FileManager.default.removeItem(at: pidFile(copy.index))
         }
-        return changes
+        scaling.after = copies.count - surplus.count
+        return scaling
+    }
+
+    /// Whether a process just spawned runs the program by `limit` (it is ours until it has
+    /// exec'd, and it may exit at once).
+    func waitUntilRunning(_ pid: pid_t, for limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !isRunning(pid) {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid || ContinuousClock.now >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
     }
 
     /// Starts copy `index` in its own session, so it outlives this command and a terminal's

@@ -111,8 +111,9 @@ struct Scale: ParsableCommand {
             logDirectory: logDir.map { URL(fileURLWithPath: $0) } ?? run.deletingLastPathComponent().appendingPathComponent("log"),
             environment: ProcessInfo.processInfo.environment.merging(fromFile) { $1 },
             metricsPortBase: metricsPortBase ?? fromFile["HALFSIZE_RESIZER_METRICS_BASE"].flatMap { Int($0) })
-        let before = scaler.running().count
-        for change in try scaler.scale(to: count, stopTimeout: .seconds(stopTimeout)) { print(change) }
-        print("\(program): \(before) → \(scaler.running().count) running")
+        let scaling = try scaler.scale(to: count, stopTimeout: .seconds(stopTimeout))
+        for change in scaling.changes { print(change) }
+        print("\(program): \(scaling.before) → \(scaling.after) running")
+        if scaling.after != count { throw ExitCode.failure }
     }
 }

@@ -119,7 +119,8 @@ extension PipelineTests {
             system.stop()
         }
 
-        #expect(try scale(1).contains("resizer: 0 → 1 running"))
+        let first = try scale(1)
+        #expect(first.contains("resizer: 0 → 1 running"), "\(first)")
         #expect(try await waitForConsumers(1) == 1)
         let lines = ["S. No.,Product Name,Brand,Input Image Urls"] + (1...200).map { row in
             "\(row),Product \(row),Acme,\"\(images.url("corpus/\(files[row % files.count])?copy=\(row)-1")),\(images.url("corpus/\(files[(row * 7) % files.count])?copy=\(row)-2"))\""
@@ -135,10 +136,12 @@ extension PipelineTests {
         }
         // Scale up once the first images are done, and down while most are still to do.
         while try await resized() < 20 { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try scale(3).contains("resizer: 1 → 3 running"))
+        let up = try scale(3)
+        #expect(up.contains("resizer: 1 → 3 running"), "\(up)")
         #expect(try await waitForConsumers(3) == 3)
         let beforeScaleDown = try await resized()
-        #expect(try scale(1).contains("resizer: 3 → 1 running"))
+        let down = try scale(1)
+        #expect(down.contains("resizer: 3 → 1 running"), "\(down)")
         #expect(try await waitForConsumers(1) == 1)
         let afterScaleDown = try await resized()
         #expect(afterScaleDown < 400, "the job must still be running when the resizers are scaled down (\(beforeScaleDown) → \(afterScaleDown))")
