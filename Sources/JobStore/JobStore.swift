@@ -192,11 +192,10 @@ public struct JobStore: Sendable {
     public func refreshItemStatistics(afterAdding added: Int) async throws {
         guard added >= Self.bulkInsertRows else { return }
         try await pool.withConnection { connection in
-            let estimate = try connection.query("SELECT reltuples FROM pg_class WHERE oid = 'items'::regclass").value(0, "reltuples")
-            guard let rows = estimate.flatMap(Double.init), rows >= 0, Double(added) * 10 < rows else {
-                try connection.query("ANALYZE items")
-                return
-            }
+            // reltuples is -1 until the table is first analyzed.
+            let rows = try connection.query("SELECT reltuples FROM pg_class WHERE oid = 'items'::regclass")
+                .value(0, "reltuples").flatMap(Double.init) ?? -1
+            if rows < 0 || Double(added) * 10 >= rows { try connection.query("ANALYZE items") }
         }
     }
 
@@ -235,8 +234,8 @@ public struct JobStore: Sendable {
                 let result = try connection.execute(SettleStatements.failed, [
                     String(itemID), error.code.rawValue, error.message, stage == .downloader ? "true" : "false", String(jobID), stage.rawValue])
                 guard result.int(0, "applied") == 1 else {
-                    let unwritten = result.value(0, "job_status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
-                    return Settlement(applied: false, jobReadyForCSV: result.int(0, "job_remaining") == 0 && unwritten)
+                    return Settlement(applied: false, jobReadyForCSV: Self.awaitsOutput(remaining: result.int(0, "job_remaining"),
+                                                                                         status: result.value(0, "job_status")))
                 }
                 return Settlement(applied: true, jobReadyForCSV: result.int(0, "remaining") == 0)
             }
@@ -247,9 +246,13 @@ public struct JobStore: Sendable {
     public func awaitsOutput(jobID: Int64) async throws -> Bool {
         try await pool.withConnection { connection in
             let job = try connection.query("SELECT remaining, status FROM jobs WHERE id = $1", [String(jobID)])
-            let unwritten = job.value(0, "status").flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } ?? false
-            return job.int(0, "remaining") == 0 && unwritten
+            return Self.awaitsOutput(remaining: job.int(0, "remaining"), status: job.value(0, "status"))
         }
+    }
+
+    /// A job's `remaining` and `status` say every image has settled and the output is not written.
+    static func awaitsOutput(remaining: Int64?, status: String?) -> Bool {
+        remaining == 0 && status.flatMap(JobStatus.init(rawValue:)).map { !$0.isFinal } == true
     }
 
     /// processing → writing. Returns nil when the job is already final (a redelivery) or not settled.
@@ -348,5 +351,4 @@ public struct JobStore: Sendable {
             INSERT INTO events (job_id, item_id, stage, status, error_code, message) VALUES ($1, $2, $3, $4, $5, $6)
             """, [String(jobID), itemID.map(String.init), stage.rawValue, status, error?.code.rawValue, error?.message ?? note])
     }
-
 }

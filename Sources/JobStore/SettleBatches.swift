@@ -53,7 +53,7 @@ final class SettleBatches: Sendable {
                 guard let id = row[1].flatMap({ Int64($0) }) else { continue }
                 if row[0] == "moved" {
                     moved.insert(id)
-                } else if row[2] == "0", let status = row[3].flatMap(JobStatus.init(rawValue:)), !status.isFinal {
+                } else if JobStore.awaitsOutput(remaining: row[2].flatMap { Int64($0) }, status: row[3]) {
                     awaitingOutput.insert(id)
                 }
             }

@@ -13,16 +13,16 @@
 /// of the materialized input, not a constant (from a constant the planner proves the partial
 /// index `items_unsettled` usable and reads every unsettled item of the table).
 enum SettleStatements {
-    /// `job` locks the rows of the jobs whose items moved (in id order, so two batches never wait
-    /// on each other); `counted` applies `changes` and marks the job processing.
+    /// `job` locks the rows of the jobs whose items moved (in id order, so two statements never
+    /// wait on each other in a cycle); `counted` applies `changes` and marks the job processing.
     private static func statement(_ name: String, input: String? = nil, moved: String, followers: String? = nil,
-                                  jobs: String, changes: String, changedFrom: String = "", events: String, result: String) -> PreparedStatement {
+                                  changes: String, changedFrom: String = "", events: String, result: String) -> PreparedStatement {
         PreparedStatement(name, """
             WITH \(input.map { "input AS MATERIALIZED (\($0))," } ?? "")
             \(moved),
             \(followers.map { "followers AS (\($0))," } ?? "")
             job AS (
-                SELECT j.id, j.status AS before FROM jobs j WHERE j.id IN (\(jobs)) ORDER BY j.id FOR UPDATE
+                SELECT j.id, j.status AS before FROM jobs j WHERE j.id IN (SELECT job_id FROM moved) ORDER BY j.id FOR UPDATE
             ), counted AS (
                 UPDATE jobs j SET \(changes),
                     status = CASE WHEN j.status = 'queued' THEN 'processing' ELSE j.status END, updated_at = now()
@@ -49,7 +49,6 @@ enum SettleStatements {
                 FROM input i WHERE it.id = ANY($1::bigint[]) AND it.id = i.id AND it.status = i.expected
                 RETURNING it.id, it.job_id, it.format)
             """,
-        jobs: "SELECT job_id FROM moved",
         changes: """
             downloaded_count = j.downloaded_count + (SELECT count(*) FROM moved m WHERE m.job_id = j.id),
             formats = j.formats || (SELECT jsonb_object_agg(f.format, coalesce((j.formats ->> f.format)::int, 0) + f.n)
@@ -87,7 +86,6 @@ enum SettleStatements {
             FROM moved m JOIN input i ON i.id = m.id WHERE f.same_as = ANY($1::bigint[]) AND f.same_as = m.id AND f.status = i.expected_of_followers
             RETURNING f.id, f.job_id, f.same_as, m.stage
             """,
-        jobs: "SELECT job_id FROM moved",
         changes: """
             remaining = j.remaining - s.settled, downloaded_count = j.downloaded_count - s.moved,
             resized_count = j.resized_count + s.settled, bytes_in = j.bytes_in + s.bytes_in, bytes_out = j.bytes_out + s.bytes_out,
@@ -127,7 +125,6 @@ enum SettleStatements {
             UPDATE items f SET status = 'failed', error_code = $2, error_message = $3, updated_at = now()
             FROM moved WHERE f.same_as = moved.id AND f.status = 'pending' RETURNING f.id, f.job_id
             """,
-        jobs: "SELECT job_id FROM moved",
         changes: """
             remaining = j.remaining - 1 - (SELECT count(*) FROM followers),
             downloaded_count = j.downloaded_count - (SELECT count(*) FROM moved WHERE was = 'downloaded'),

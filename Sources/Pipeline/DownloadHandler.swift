@@ -53,7 +53,7 @@ public struct DownloadHandler: StageHandler {
         case .downloaded:
             return [OutgoingMessage(.resize, ItemPlace(item).message(after: message, rawKey: item.rawKey))]
         case .resized, .failed:
-            return try await store.awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
+            return try await store.csvMessageIfAwaitingOutput(item)
         case .pending:
             return []
         }

@@ -44,7 +44,7 @@ public struct ResizeHandler: StageHandler {
         }
         guard item.status == .downloaded else {
             if item.status == .pending { logger.warning("item is not downloaded yet; dropping the message") }
-            return try await store.awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
+            return try await store.csvMessageIfAwaitingOutput(item)
         }
         guard let rawKey = item.rawKey, let original = try await objects.get(rawKey) else {
             return try await settle(ItemPlace(item), rawKey: item.rawKey,

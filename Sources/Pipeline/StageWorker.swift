@@ -123,6 +123,12 @@ public struct StageWorker: Service {
 }
 
 extension JobStore {
+    /// The csv message for an item's job when all its images have settled and its output is not
+    /// written: a message for an image already settled may be the one whose csv message was lost.
+    func csvMessageIfAwaitingOutput(_ item: ItemRecord) async throws -> [OutgoingMessage] {
+        try await awaitsOutput(jobID: item.jobID) ? [OutgoingMessage(.csv, StageMessage(job: item.jobReference, jobID: item.jobID))] : []
+    }
+
     /// The csv message for a job whose images have all settled and whose output is not written.
     func csvMessageIfReady(_ settlement: Settlement, job: JobReference, jobID: Int64) -> [OutgoingMessage] {
         settlement.jobReadyForCSV ? [OutgoingMessage(.csv, StageMessage(job: job, jobID: jobID))] : []
