@@ -13,9 +13,10 @@ public enum StageQueue: String, Sendable, CaseIterable {
 
 /// The body of every pipeline message. The database holds the details; a message names the work.
 /// `itemID` is absent on the csv queue, where the job is the unit. `item`, when present, carries
-/// what the next stage needs of the image, so the stage need not read it from the database first. A message sent again after a
-/// fault of ours carries how many times it has been (`retries`) and since when (`retrySince`,
-/// milliseconds since 1970), so the retry horizon holds while the database is away.
+/// what the next stage needs of the image, so the stage need not read it from the database first.
+/// A message sent again after a fault of ours carries how many times it has been (`retries`) and
+/// since when (`retrySince`, milliseconds since 1970), so the retry horizon holds while the
+/// database is away.
 public struct StageMessage: Codable, Sendable, Equatable {
     public static let currentVersion = 1
 

@@ -9,15 +9,9 @@ struct ItemPlace: Sendable, Equatable {
     var reference: JobReference
     var row: Int
     var position: Int
+}
 
-    init(id: Int64, jobID: Int64, reference: JobReference, row: Int, position: Int) {
-        self.id = id
-        self.jobID = jobID
-        self.reference = reference
-        self.row = row
-        self.position = position
-    }
-
+extension ItemPlace {
     init(_ item: ItemRecord) {
         self.init(id: item.id, jobID: item.jobID, reference: item.jobReference, row: item.rowNumber, position: item.position)
     }

@@ -11,13 +11,12 @@ public enum ProcessPriority {
         guard niceness > 0 else { return }
         #if os(Linux)
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-        for task in tasks.compactMap({ id_t($0) }) where setpriority(__priority_which_t(PRIO_PROCESS.rawValue), task, Int32(niceness)) != 0 {
-            throw HalfsizeError(.invalidConfiguration, "cannot lower the priority to \(niceness): \(String(cString: strerror(errno)))")
-        }
+        let lowered = tasks.compactMap { id_t($0) }.allSatisfy { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), $0, Int32(niceness)) == 0 }
         #else
-        guard setpriority(PRIO_PROCESS, 0, Int32(niceness)) == 0 else {
+        let lowered = setpriority(PRIO_PROCESS, 0, Int32(niceness)) == 0
+        #endif
+        guard lowered else {
             throw HalfsizeError(.invalidConfiguration, "cannot lower the priority to \(niceness): \(String(cString: strerror(errno)))")
         }
-        #endif
     }
 }
